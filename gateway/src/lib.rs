@@ -1,0 +1,1 @@
+//! The Switchyard federation gateway (landing in the gateway issue).

@@ -1,0 +1,80 @@
+//! Configuration of one subgraph: defaults that make `cargo run` work, overridden
+//! by environment variables with the subgraph's prefix (`USERS_DATABASE_URL`, ...).
+
+use std::{net::SocketAddr, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Serialized},
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(#[from] Box<figment::Error>);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubgraphConfig {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// `sqlite://path?mode=rwc` or `postgres://...`.
+    pub database_url: String,
+    pub db_max_connections: u32,
+    pub db_min_connections: u32,
+    pub db_acquire_timeout_secs: u64,
+    /// Hot entities kept in memory; 0 turns the cache off.
+    pub cache_capacity: u64,
+    pub cache_ttl_secs: u64,
+    /// How long the DataLoader waits to gather keys into one batch.
+    pub dataloader_delay_ms: u64,
+    /// Insert demo data when the database is empty.
+    pub seed: bool,
+}
+
+impl SubgraphConfig {
+    /// The variables read after the prefix; others with the same prefix are ignored.
+    pub const KEYS: &'static [&'static str] = &[
+        "listen",
+        "database_url",
+        "db_max_connections",
+        "db_min_connections",
+        "db_acquire_timeout_secs",
+        "cache_capacity",
+        "cache_ttl_secs",
+        "dataloader_delay_ms",
+        "seed",
+    ];
+
+    /// Defaults for a subgraph named `name` on `port`: a SQLite file under `./data/`.
+    pub fn defaults(name: &str, port: u16) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], port)),
+            database_url: format!("sqlite://data/{name}.db?mode=rwc"),
+            db_max_connections: 10,
+            db_min_connections: 1,
+            db_acquire_timeout_secs: 5,
+            cache_capacity: 10_000,
+            cache_ttl_secs: 60,
+            dataloader_delay_ms: 1,
+            seed: true,
+        }
+    }
+
+    /// Defaults overridden by `<NAME>_*` environment variables.
+    pub fn load(name: &str, port: u16) -> Result<Self, ConfigError> {
+        let prefix = format!("{}_", name.to_ascii_uppercase());
+        Figment::from(Serialized::defaults(Self::defaults(name, port)))
+            .merge(Env::prefixed(&prefix).only(Self::KEYS))
+            .extract()
+            .map_err(|e| ConfigError(Box::new(e)))
+    }
+
+    pub fn cache_ttl(&self) -> Duration {
+        Duration::from_secs(self.cache_ttl_secs)
+    }
+
+    pub fn dataloader_delay(&self) -> Duration {
+        Duration::from_millis(self.dataloader_delay_ms)
+    }
+}

@@ -1,0 +1,229 @@
+//! Boots a subgraph: database, migrations, demo data, schema, and the HTTP routes
+//! every subgraph serves (`/graphql`, `/health`, `/ready`, `/metrics`).
+
+use std::{future::Future, time::Instant};
+
+use async_graphql::{EmptySubscription, ObjectType, Schema, http::GraphiQLSource};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse, rejection::GraphQLRejection};
+use axum::{
+    Json, Router,
+    extract::Request,
+    http::{HeaderMap, StatusCode, header},
+    middleware::{self, Next},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm_migration::MigratorTrait;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+use crate::{config::SubgraphConfig, db, metrics::Metrics};
+
+/// What a subgraph crate supplies; everything else is shared.
+pub trait Subgraph: 'static {
+    const NAME: &'static str;
+    const DEFAULT_PORT: u16;
+    type Migrator: MigratorTrait;
+    type Query: ObjectType + 'static;
+    type Mutation: ObjectType + 'static;
+
+    fn schema(ctx: &SubgraphContext) -> Schema<Self::Query, Self::Mutation, EmptySubscription>;
+
+    /// Inserts demo data; called only on an empty database.
+    fn seed(db: &DatabaseConnection) -> impl Future<Output = Result<(), DbErr>> + Send;
+
+    /// True when the database holds no data of this subgraph yet.
+    fn is_empty(db: &DatabaseConnection) -> impl Future<Output = Result<bool, DbErr>> + Send;
+}
+
+/// Shared handles a subgraph's schema is built from.
+#[derive(Clone)]
+pub struct SubgraphContext {
+    pub db: DatabaseConnection,
+    pub metrics: Metrics,
+    pub config: SubgraphConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Database(#[from] DbErr),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+/// A subgraph ready to serve: its routes and the handles tests look into.
+pub struct Built {
+    pub router: Router,
+    pub ctx: SubgraphContext,
+}
+
+/// Connects, migrates, seeds (when configured and empty) and builds the routes.
+pub async fn build<S: Subgraph>(config: SubgraphConfig) -> Result<Built, StartError> {
+    let metrics = Metrics::new(S::NAME);
+    let db = db::connect(&config, &metrics).await?;
+    db::migrate::<S::Migrator>(&db).await?;
+    if config.seed && S::is_empty(&db).await? {
+        S::seed(&db).await?;
+        tracing::info!(subgraph = S::NAME, "seeded demo data");
+    }
+    let ctx = SubgraphContext {
+        db,
+        metrics,
+        config,
+    };
+    let schema = S::schema(&ctx);
+    Ok(Built {
+        router: router(schema, &ctx),
+        ctx,
+    })
+}
+
+/// Builds and serves on `config.listen` until `shutdown` resolves.
+pub async fn run<S: Subgraph>(
+    config: SubgraphConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let addr = config.listen;
+    let built = build::<S>(config).await?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    tracing::info!(
+        subgraph = S::NAME,
+        "listening on http://{}/graphql",
+        listener.local_addr()?
+    );
+    serve(listener, built.router, shutdown).await?;
+    built.ctx.db.close().await.ok();
+    Ok(())
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+fn router<Q, M>(schema: Schema<Q, M, EmptySubscription>, ctx: &SubgraphContext) -> Router
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+{
+    let post_schema = schema.clone();
+    let db = ctx.db.clone();
+    let metrics = ctx.metrics.clone();
+    let layer_metrics = ctx.metrics.clone();
+    Router::new()
+        .route(
+            "/graphql",
+            get(
+                move |headers: HeaderMap, req: Result<GraphQLRequest, GraphQLRejection>| {
+                    graphql_get(schema, headers, req)
+                },
+            )
+            .post(move |req: GraphQLRequest| async move {
+                GraphQLResponse::from(post_schema.execute(req.into_inner()).await)
+            }),
+        )
+        .route(
+            "/health",
+            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
+        )
+        .route(
+            "/ready",
+            get(move || async move {
+                if db::ping(&db).await {
+                    (
+                        StatusCode::OK,
+                        Json(serde_json::json!({ "status": "ready" })),
+                    )
+                } else {
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        Json(serde_json::json!({ "status": "database unreachable" })),
+                    )
+                }
+            }),
+        )
+        .route(
+            "/metrics",
+            get(move || async move {
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    metrics.render(),
+                )
+            }),
+        )
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            let metrics = layer_metrics.clone();
+            async move { record(metrics, req, next).await }
+        }))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// A browser gets GraphiQL; anything else a GraphQL query over GET.
+async fn graphql_get<Q, M>(
+    schema: Schema<Q, M, EmptySubscription>,
+    headers: HeaderMap,
+    req: Result<GraphQLRequest, GraphQLRejection>,
+) -> Response
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+{
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    match req {
+        Ok(req) if !wants_html => {
+            GraphQLResponse::from(schema.execute(req.into_inner()).await).into_response()
+        }
+        _ => Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response(),
+    }
+}
+
+async fn record(metrics: Metrics, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let response = next.run(req).await;
+    metrics.http_requests.increment(1);
+    metrics
+        .http_request_duration
+        .record(start.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,257 @@
+//! Integration-test support: every test body runs once on a fresh SQLite file and,
+//! when `TEST_DATABASE_URL` names a PostgreSQL server, once more on a fresh
+//! PostgreSQL database created for it. Servers listen on 127.0.0.1:0.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+use crate::{
+    config::SubgraphConfig,
+    metrics::read_series,
+    server::{self, Subgraph},
+};
+
+/// A running subgraph on a fresh database.
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    pub backend: &'static str,
+    pub db: DatabaseConnection,
+    client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// Runs `body` against subgraph `S` on every configured backend.
+pub async fn on_each_backend<S, F, Fut>(body: F)
+where
+    S: Subgraph,
+    F: Fn(TestServer) -> Fut,
+    Fut: std::future::Future<Output = TestServer>,
+{
+    on_each_backend_with::<S, _, _>(|_| {}, body).await
+}
+
+/// As [`on_each_backend`], with a chance to adjust the configuration.
+pub async fn on_each_backend_with<S, F, Fut>(tune: impl Fn(&mut SubgraphConfig), body: F)
+where
+    S: Subgraph,
+    F: Fn(TestServer) -> Fut,
+    Fut: std::future::Future<Output = TestServer>,
+{
+    crate::install_crypto_provider();
+    // SQLite: a file in a temporary folder (an in-memory database would be one per pooled connection).
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+    let server = TestServer::start::<S>(url, "sqlite", &tune).await;
+    body(server).await.stop().await;
+
+    if let Some(pg) = postgres_admin_url() {
+        let fresh = FreshPostgres::create(&pg).await;
+        let server = TestServer::start::<S>(fresh.url.clone(), "postgres", &tune).await;
+        body(server).await.stop().await;
+        fresh.drop().await;
+    }
+}
+
+fn postgres_admin_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
+}
+
+/// A database created for one test and dropped after it. Names start with
+/// `sytest_` so that CI can sweep leftovers from a failed run.
+pub struct FreshPostgres {
+    pub url: String,
+    admin: DatabaseConnection,
+    name: String,
+}
+
+impl FreshPostgres {
+    pub async fn create(admin_url: &str) -> Self {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let admin = Database::connect(admin_url)
+            .await
+            .expect("connect to TEST_DATABASE_URL");
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!(
+            "sytest_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            nanos
+        );
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .expect("create test database");
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(b, _)| b)
+            .unwrap_or(admin_url);
+        Self {
+            url: format!("{base}/{name}"),
+            admin,
+            name,
+        }
+    }
+
+    pub async fn drop(self) {
+        let _ = self
+            .admin
+            .execute_unprepared(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ))
+            .await;
+    }
+}
+
+impl TestServer {
+    async fn start<S: Subgraph>(
+        url: String,
+        backend: &'static str,
+        tune: &impl Fn(&mut SubgraphConfig),
+    ) -> Self {
+        eprintln!("--- {} subgraph on {backend}", S::NAME);
+        let mut config = SubgraphConfig::defaults(S::NAME, 0);
+        config.database_url = url;
+        config.seed = false;
+        tune(&mut config);
+        let built = server::build::<S>(config).await.expect("subgraph builds");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let base = format!("http://{}", listener.local_addr().expect("local addr"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let router = built.router;
+        let task = tokio::spawn(async move {
+            let _ = server::serve(listener, router, async move {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        Self {
+            base,
+            backend,
+            db: built.ctx.db,
+            client: reqwest::Client::new(),
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        let _ = self.db.clone().close().await;
+    }
+
+    /// POSTs a GraphQL request and returns the whole response body.
+    pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        self.client
+            .post(format!("{}/graphql", self.base))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request sent")
+            .json()
+            .await
+            .expect("JSON response")
+    }
+
+    /// Like [`gql`](Self::gql) but asserts there are no errors and returns `data`.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let response = self.gql(query, variables).await;
+        assert!(
+            response.get("errors").is_none(),
+            "[{}] unexpected errors: {response:#}",
+            self.backend
+        );
+        response["data"].clone()
+    }
+
+    /// Asserts the response carries exactly one error with `code` and returns it.
+    pub async fn error(&self, query: &str, variables: Value, code: &str) -> Value {
+        let response = self.gql(query, variables).await;
+        let errors = response["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("[{}] expected an error: {response:#}", self.backend));
+        assert_eq!(errors.len(), 1, "[{}] {response:#}", self.backend);
+        assert_eq!(
+            errors[0]["extensions"]["code"], code,
+            "[{}] {response:#}",
+            self.backend
+        );
+        errors[0].clone()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// GETs `path` with an `Accept` header and returns the body.
+    pub async fn get_with_accept(&self, path: &str, accept: &str) -> String {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("accept", accept)
+            .send()
+            .await
+            .expect("request sent");
+        response.text().await.expect("text body")
+    }
+
+    /// One series of this server's `/metrics`, summed over the other labels.
+    pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let text = self
+            .get("/metrics")
+            .await
+            .text()
+            .await
+            .expect("metrics text");
+        read_series(&text, name, labels)
+    }
+
+    /// Runs `query` and returns its data with the SQL statements it caused.
+    pub async fn counting_sql(&self, query: &str, variables: Value) -> (Value, u64) {
+        let before = self.metric("sql_statements_total", &[]).await;
+        let data = self.data(query, variables).await;
+        let after = self.metric("sql_statements_total", &[]).await;
+        (data, (after - before) as u64)
+    }
+}
+
+/// Compares the SDL a running subgraph exports through `_service { sdl }` (what a
+/// gateway composes from) with the committed file; `UPDATE_SCHEMA=1` rewrites it.
+pub async fn check_schema_file(server: &TestServer, path: &std::path::Path) {
+    let data = server.data("{ _service { sdl } }", json!({})).await;
+    let sdl = data["_service"]["sdl"]
+        .as_str()
+        .expect("sdl string")
+        .trim()
+        .to_owned()
+        + "\n";
+    if std::env::var("UPDATE_SCHEMA").is_ok_and(|v| v == "1") {
+        std::fs::write(path, &sdl).expect("write schema file");
+        return;
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == sdl,
+        "{} differs from the subgraph's exported SDL; run `UPDATE_SCHEMA=1 cargo test` and commit the file.\n--- exported:\n{sdl}",
+        path.display()
+    );
+}

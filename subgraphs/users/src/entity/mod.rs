@@ -1,0 +1,2 @@
+//! SeaORM entities of the users database.
+pub mod user;
