@@ -10,6 +10,7 @@ pub mod error;
 pub mod loader;
 pub mod metrics;
 pub mod pagination;
+pub mod related;
 pub mod server;
 pub mod telemetry;
 #[cfg(feature = "testing")]

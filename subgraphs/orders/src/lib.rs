@@ -1,1 +1,37 @@
+//! The orders subgraph: owns `Order` and its items, adds orders to `User`.
 
+pub mod entity;
+pub mod graphql;
+pub mod migration;
+pub mod repo;
+pub mod status;
+
+use async_graphql::EmptySubscription;
+use kit::server::{Subgraph, SubgraphContext};
+use sea_orm::{DatabaseConnection, DbErr};
+
+pub use graphql::build_schema;
+
+pub struct Orders;
+
+impl Subgraph for Orders {
+    const NAME: &'static str = "orders";
+    const DEFAULT_PORT: u16 = 4002;
+    type Migrator = migration::Migrator;
+    type Query = graphql::Query;
+    type Mutation = graphql::Mutation;
+
+    fn schema(
+        ctx: &SubgraphContext,
+    ) -> async_graphql::Schema<Self::Query, Self::Mutation, EmptySubscription> {
+        build_schema(ctx)
+    }
+
+    async fn seed(db: &DatabaseConnection) -> Result<(), DbErr> {
+        repo::seed(db).await
+    }
+
+    async fn is_empty(db: &DatabaseConnection) -> Result<bool, DbErr> {
+        Ok(repo::count(db).await? == 0)
+    }
+}

@@ -1,0 +1,3 @@
+//! SeaORM entities of the orders database.
+pub mod order;
+pub mod order_item;

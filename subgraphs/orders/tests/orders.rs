@@ -1,0 +1,177 @@
+//! The orders subgraph over HTTP, on SQLite and (with TEST_DATABASE_URL) PostgreSQL.
+
+use kit::testing::{TestServer, check_schema_file, on_each_backend, on_each_backend_with};
+use orders::Orders;
+use serde_json::{Value, json};
+
+const PLACE: &str = "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id user { id } items { sku name quantity unitPriceCents } totalCents currency status createdAt } }";
+
+fn item(sku: &str, quantity: i32, price: i32) -> Value {
+    json!({ "sku": sku, "name": format!("Item {sku}"), "quantity": quantity, "unitPriceCents": price })
+}
+
+async fn place(s: &TestServer, user: &str, items: Vec<Value>) -> Value {
+    s.data(PLACE, json!({ "input": { "userId": user, "items": items } })).await["placeOrder"].clone()
+}
+
+async fn order_count(s: &TestServer) -> usize {
+    s.data("{ orders(first: 100) { edges { cursor } } }", json!({})).await["orders"]["edges"].as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn exported_sdl_matches_the_committed_schema_file() {
+    on_each_backend::<Orders, _, _>(|s| async move {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schema/orders.graphql");
+        check_schema_file(&s, &path).await;
+        s
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn place_order_computes_the_total_and_stores_items() {
+    on_each_backend::<Orders, _, _>(|s| async move {
+        let order = place(&s, "7", vec![item("A", 2, 150), item("B", 1, 1000)]).await;
+        assert_eq!(order["totalCents"], 1300);
+        assert_eq!(order["currency"], "EUR");
+        assert_eq!(order["status"], "PENDING");
+        assert_eq!(order["user"]["id"], "7");
+        assert_eq!(order["items"], json!([item("A", 2, 150), item("B", 1, 1000)]));
+        let read = s.data("query($id: ID!) { order(id: $id) { totalCents items { sku } } }", json!({ "id": order["id"] })).await;
+        assert_eq!(read["order"]["items"], json!([{ "sku": "A" }, { "sku": "B" }]));
+        let usd = s.data(PLACE, json!({ "input": { "userId": "7", "currency": "USD", "items": [item("C", 1, 5)] } })).await;
+        assert_eq!(usd["placeOrder"]["currency"], "USD");
+        s
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn invalid_orders_are_rejected_and_write_nothing() {
+    on_each_backend::<Orders, _, _>(|s| async move {
+        let bad = [
+            json!({ "userId": "1", "items": [] }),
+            json!({ "userId": "1", "items": [item("A", 0, 100)] }),
+            json!({ "userId": "1", "items": [item("A", 1, -5)] }),
+            json!({ "userId": "1", "currency": "euro", "items": [item("A", 1, 100)] }),
+            json!({ "userId": "x", "items": [item("A", 1, 100)] }),
+            json!({ "userId": "1", "items": [{ "sku": " ", "name": "n", "quantity": 1, "unitPriceCents": 1 }] }),
+            json!({ "userId": "1", "items": [item("A", 10000, 2147483647)] }),
+        ];
+        for input in bad {
+            s.error(PLACE, json!({ "input": input }), "BAD_USER_INPUT").await;
+        }
+        assert_eq!(order_count(&s).await, 0);
+        s
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn status_only_moves_forward_and_cancel_only_before_shipping() {
+    on_each_backend::<Orders, _, _>(|s| async move {
+        const UPDATE: &str = "mutation($id: ID!, $s: OrderStatus!) { updateOrderStatus(id: $id, status: $s) { status } }";
+        const CANCEL: &str = "mutation($id: ID!) { cancelOrder(id: $id) { status } }";
+        let id = place(&s, "1", vec![item("A", 1, 100)]).await["id"].clone();
+        assert_eq!(s.data(UPDATE, json!({ "id": id, "s": "PAID" })).await["updateOrderStatus"]["status"], "PAID");
+        s.error(UPDATE, json!({ "id": id, "s": "PENDING" }), "CONFLICT").await;
+        s.error(UPDATE, json!({ "id": id, "s": "PAID" }), "CONFLICT").await;
+        s.error(UPDATE, json!({ "id": id, "s": "CANCELLED" }), "BAD_USER_INPUT").await;
+        assert_eq!(s.data(UPDATE, json!({ "id": id, "s": "SHIPPED" })).await["updateOrderStatus"]["status"], "SHIPPED");
+        s.error(CANCEL, json!({ "id": id }), "CONFLICT").await;
+        assert_eq!(s.data(UPDATE, json!({ "id": id, "s": "DELIVERED" })).await["updateOrderStatus"]["status"], "DELIVERED");
+
+        let other = place(&s, "1", vec![item("B", 1, 100)]).await["id"].clone();
+        assert_eq!(s.data(CANCEL, json!({ "id": other })).await["cancelOrder"]["status"], "CANCELLED");
+        s.error(CANCEL, json!({ "id": other }), "CONFLICT").await;
+        s.error(UPDATE, json!({ "id": other, "s": "PAID" }), "CONFLICT").await;
+        s.error(CANCEL, json!({ "id": "9999" }), "NOT_FOUND").await;
+        s.error(UPDATE, json!({ "id": "9999", "s": "PAID" }), "NOT_FOUND").await;
+        s.error(CANCEL, json!({ "id": "zero" }), "BAD_USER_INPUT").await;
+        s
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn orders_paginate_globally_and_per_user_with_status_filter() {
+    on_each_backend::<Orders, _, _>(|s| async move {
+        for i in 0..5 {
+            place(&s, "1", vec![item(&format!("S{i}"), 1, 10)]).await;
+        }
+        place(&s, "2", vec![item("X", 1, 10)]).await;
+        let first_two = s.data("{ orders(first: 2) { edges { node { items { sku } } } pageInfo { hasNextPage endCursor } } }", json!({})).await;
+        assert_eq!(first_two["orders"]["pageInfo"]["hasNextPage"], true);
+        let after = first_two["orders"]["pageInfo"]["endCursor"].clone();
+        let next = s.data("query($a: String) { orders(first: 10, after: $a) { edges { node { id } } pageInfo { hasNextPage } } }", json!({ "a": after })).await;
+        assert_eq!(next["orders"]["edges"].as_array().unwrap().len(), 4);
+        assert_eq!(next["orders"]["pageInfo"]["hasNextPage"], false);
+
+        let cancel_id = s.data("{ orders(first: 1) { edges { node { id } } } }", json!({})).await["orders"]["edges"][0]["node"]["id"].clone();
+        s.data("mutation($id: ID!) { cancelOrder(id: $id) { id } }", json!({ "id": cancel_id })).await;
+
+        const USER: &str = "query($r: [_Any!]!, $st: OrderStatus) { _entities(representations: $r) { ... on User { id orderCount orders(first: 2, status: $st) { edges { node { status items { sku } } } pageInfo { hasNextPage } } } } }";
+        let reps = json!([{ "__typename": "User", "id": "1" }, { "__typename": "User", "id": "2" }, { "__typename": "User", "id": "3" }]);
+        let data = s.data(USER, json!({ "r": reps })).await;
+        let users = data["_entities"].as_array().unwrap();
+        assert_eq!(users[0]["orderCount"], 5);
+        assert_eq!(users[0]["orders"]["edges"].as_array().unwrap().len(), 2);
+        assert_eq!(users[0]["orders"]["pageInfo"]["hasNextPage"], true);
+        assert_eq!(users[1]["orders"]["edges"][0]["node"]["items"], json!([{ "sku": "X" }]));
+        assert_eq!(users[2], json!({ "id": "3", "orderCount": 0, "orders": { "edges": [], "pageInfo": { "hasNextPage": false } } }));
+
+        let cancelled = s.data(USER, json!({ "r": reps, "st": "CANCELLED" })).await;
+        assert_eq!(cancelled["_entities"][0]["orders"]["edges"], json!([{ "node": { "status": "CANCELLED", "items": [{ "sku": "S0" }] } }]));
+        s.error("{ orders(first: 500) { edges { cursor } } }", json!({}), "BAD_USER_INPUT").await;
+        s
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn nested_reads_cost_a_constant_number_of_statements() {
+    on_each_backend_with::<Orders, _, _>(|c| c.cache_capacity = 0, |s| async move {
+        for user in 1..=10 {
+            for n in 0..2 {
+                place(&s, &user.to_string(), vec![item(&format!("U{user}N{n}"), 1, 10), item("Z", 2, 5)]).await;
+            }
+        }
+        const Q: &str = "query($r: [_Any!]!) { _entities(representations: $r) { ... on User { orderCount orders { edges { node { id totalCents items { sku quantity } } } } } } }";
+        let reps = |n: i32| json!((1..=n).map(|id| json!({ "__typename": "User", "id": id.to_string() })).collect::<Vec<_>>());
+        let (three, few) = s.counting_sql(Q, json!({ "r": reps(3) })).await;
+        let (ten, many) = s.counting_sql(Q, json!({ "r": reps(10) })).await;
+        assert_eq!(three["_entities"].as_array().unwrap().len(), 3);
+        assert_eq!(ten["_entities"][9]["orders"]["edges"][1]["node"]["items"][0]["sku"], "U10N1");
+        assert_eq!(ten["_entities"][9]["orderCount"], 2);
+        // orders of all users + their items + their counts
+        assert_eq!(few, 3, "[{}]", s.backend);
+        assert_eq!(many, 3, "[{}] statements do not grow with the number of users", s.backend);
+
+        const ORDERS: &str = "query($r: [_Any!]!) { _entities(representations: $r) { ... on Order { id totalCents } } }";
+        let order_reps = json!([{ "__typename": "Order", "id": "3" }, { "__typename": "Order", "id": "999" }, { "__typename": "Order", "id": "1" }, { "__typename": "Order", "id": "3" }]);
+        let (data, statements) = s.counting_sql(ORDERS, json!({ "r": order_reps })).await;
+        assert_eq!(data["_entities"], json!([{ "id": "3", "totalCents": 20 }, null, { "id": "1", "totalCents": 20 }, { "id": "3", "totalCents": 20 }]));
+        assert_eq!(statements, 1);
+        s
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_status_change_is_seen_by_the_next_read() {
+    on_each_backend::<Orders, _, _>(|s| async move {
+        let id = place(&s, "1", vec![item("A", 1, 100)]).await["id"].clone();
+        const READ: &str = "query($id: ID!) { order(id: $id) { status } }";
+        assert_eq!(s.data(READ, json!({ "id": id })).await["order"]["status"], "PENDING");
+        let (_, warm) = s.counting_sql(READ, json!({ "id": id })).await;
+        assert_eq!(warm, 0, "[{}] a hot order comes from the cache", s.backend);
+        s.data("mutation($id: ID!) { updateOrderStatus(id: $id, status: PAID) { id } }", json!({ "id": id })).await;
+        assert_eq!(s.data(READ, json!({ "id": id })).await["order"]["status"], "PAID");
+        s.data("mutation($id: ID!) { cancelOrder(id: $id) { id } }", json!({ "id": id })).await;
+        let reps = json!([{ "__typename": "Order", "id": id }]);
+        let entity = s.data("query($r: [_Any!]!) { _entities(representations: $r) { ... on Order { status } } }", json!({ "r": reps })).await;
+        assert_eq!(entity["_entities"][0]["status"], "CANCELLED");
+        s
+    })
+    .await;
+}
