@@ -219,6 +219,20 @@ async fn health_ready_metrics_and_playground() {
     .await;
 }
 
+#[tokio::test]
+async fn a_lost_database_is_internal_without_details_and_not_ready() {
+    on_each_backend::<Users, _, _>(|s| async move {
+        create(&s, "before@example.com", "Before").await;
+        s.db.clone().close().await.expect("close pool");
+        let err = s.error("{ users { edges { cursor } } }", json!({}), "INTERNAL").await;
+        assert_eq!(err["message"], "internal error", "no database text leaks to the client");
+        assert_eq!(s.get("/ready").await.status(), 503);
+        assert_eq!(s.get("/health").await.status(), 200);
+        s
+    })
+    .await;
+}
+
 async fn reqwest_html(s: &TestServer) -> String {
     s.get_with_accept("/graphql", "text/html").await
 }
