@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, TransactionTrait,
+};
 use sea_orm_migration::MigratorTrait;
 
 use crate::{config::SubgraphConfig, metrics::Metrics};
@@ -48,9 +51,48 @@ pub async fn connect(
     Ok(db)
 }
 
-/// Runs pending migrations of `M`.
-pub async fn migrate<M: MigratorTrait>(db: &DatabaseConnection) -> Result<(), DbErr> {
-    M::up(db, None).await
+/// Runs pending migrations of `M`, then `then` (seeding), in one transaction that
+/// holds a lock for the whole time, so that replicas starting at once against one
+/// database migrate and seed it once: the others wait, then find nothing to do.
+pub async fn migrate_locked<M, F>(
+    db: &DatabaseConnection,
+    lock_name: &str,
+    then: F,
+) -> Result<(), DbErr>
+where
+    M: MigratorTrait,
+    F: AsyncFnOnce(&DatabaseTransaction) -> Result<(), DbErr>,
+{
+    let sqlite = db.get_database_backend() == DbBackend::Sqlite;
+    if sqlite {
+        db.execute_unprepared("CREATE TABLE IF NOT EXISTS switchyard_migration_lock (id INTEGER)")
+            .await?;
+    }
+    let txn = db.begin().await?;
+    if sqlite {
+        // BEGIN is deferred: a write as first statement takes the write lock at
+        // once (waiting up to the busy timeout) instead of failing on upgrade later.
+        txn.execute_unprepared("DELETE FROM switchyard_migration_lock")
+            .await?;
+    } else {
+        txn.execute_unprepared(&format!(
+            "SELECT pg_advisory_xact_lock({})",
+            lock_key(lock_name)
+        ))
+        .await?;
+    }
+    M::up(&txn, None).await?;
+    then(&txn).await?;
+    txn.commit().await
+}
+
+/// A stable 63-bit key per name (FNV-1a), so subgraphs sharing one server do not
+/// wait for each other.
+fn lock_key(name: &str) -> i64 {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash >> 1) as i64
 }
 
 /// True when the database answers a trivial query.

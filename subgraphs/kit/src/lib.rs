@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod input;
 pub mod loader;
 pub mod metrics;
 pub mod pagination;

@@ -13,7 +13,7 @@ use axum::{
     response::{Html, IntoResponse, Response},
     routing::get,
 };
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
@@ -30,11 +30,12 @@ pub trait Subgraph: 'static {
 
     fn schema(ctx: &SubgraphContext) -> Schema<Self::Query, Self::Mutation, EmptySubscription>;
 
-    /// Inserts demo data; called only on an empty database.
-    fn seed(db: &DatabaseConnection) -> impl Future<Output = Result<(), DbErr>> + Send;
+    /// Inserts demo data; called only on an empty database, inside the
+    /// migration transaction.
+    fn seed(txn: &DatabaseTransaction) -> impl Future<Output = Result<(), DbErr>> + Send;
 
     /// True when the database holds no data of this subgraph yet.
-    fn is_empty(db: &DatabaseConnection) -> impl Future<Output = Result<bool, DbErr>> + Send;
+    fn is_empty(txn: &DatabaseTransaction) -> impl Future<Output = Result<bool, DbErr>> + Send;
 }
 
 /// Shared handles a subgraph's schema is built from.
@@ -68,11 +69,15 @@ pub struct Built {
 pub async fn build<S: Subgraph>(config: SubgraphConfig) -> Result<Built, StartError> {
     let metrics = Metrics::new(S::NAME);
     let db = db::connect(&config, &metrics).await?;
-    db::migrate::<S::Migrator>(&db).await?;
-    if config.seed && S::is_empty(&db).await? {
-        S::seed(&db).await?;
-        tracing::info!(subgraph = S::NAME, "seeded demo data");
-    }
+    let seed = config.seed;
+    db::migrate_locked::<S::Migrator, _>(&db, S::NAME, async move |txn| {
+        if seed && S::is_empty(txn).await? {
+            S::seed(txn).await?;
+            tracing::info!(subgraph = S::NAME, "seeded demo data");
+        }
+        Ok(())
+    })
+    .await?;
     let ctx = SubgraphContext {
         db,
         metrics,

@@ -255,3 +255,23 @@ pub async fn check_schema_file(server: &TestServer, path: &std::path::Path) {
         path.display()
     );
 }
+
+/// Calls `body(backend, url)` with the URL of a fresh, empty database on every
+/// configured backend, for tests that start servers themselves.
+pub async fn each_fresh_database<F, Fut>(body: F)
+where
+    F: Fn(&'static str, String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().expect("temp dir");
+    body(
+        "sqlite",
+        format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
+    )
+    .await;
+    if let Some(pg) = postgres_admin_url() {
+        let fresh = FreshPostgres::create(&pg).await;
+        body("postgres", fresh.url.clone()).await;
+        fresh.drop().await;
+    }
+}

@@ -1,23 +1,20 @@
 //! The orders subgraph's GraphQL schema: the `Order` entity, what orders adds to
 //! `User`, queries and mutations.
 
-use std::collections::HashMap;
-
 use async_graphql::{
-    ComplexObject, Context, EmptySubscription, ErrorExtensions, ID, InputObject, Object, ResultExt, Schema,
-    SimpleObject,
-    dataloader::{DataLoader, Loader},
+    ComplexObject, Context, EmptySubscription, ErrorExtensions, ID, InputObject, Object, ResultExt,
+    Schema, SimpleObject, dataloader::DataLoader,
 };
 use chrono::{DateTime, Utc};
 use kit::{
     EntityCache,
-    error::{GqlResult, LoadError},
+    error::GqlResult,
     loader::EntityLoader,
-    metrics::LoaderMetrics,
     pagination::{self, PageArgs, PageInfo, parse_id},
+    related::{CountKey, CountLoader, ListLoader, PageKey, PageLoader},
     server::SubgraphContext,
 };
-use sea_orm::DatabaseConnection;
+use sea_orm::{Condition, DatabaseConnection};
 
 use crate::{
     entity::{order, order_item},
@@ -28,18 +25,51 @@ use crate::{
 pub type OrdersSchema = Schema<Query, Mutation, EmptySubscription>;
 type OrderLoader = DataLoader<EntityLoader<order::Entity>>;
 type OrderCache = EntityCache<i32, order::Model>;
+/// A user's orders, filtered by status.
+type OrdersOfUser = DataLoader<PageLoader<order::Entity, Option<OrderStatus>>>;
+type OrderCountOfUser = DataLoader<CountLoader<order::Entity, ()>>;
+type ItemsOfOrder = DataLoader<ListLoader<order_item::Entity>>;
 
 pub fn build_schema(ctx: &SubgraphContext) -> OrdersSchema {
     let cache = OrderCache::new(ctx.config.cache_capacity, ctx.config.cache_ttl());
     let delay = ctx.config.dataloader_delay();
-    let orders = EntityLoader::<order::Entity>::new(ctx.db.clone(), cache.clone(), ctx.metrics.loader("Order"), order::Column::Id, |m| m.id);
-    let related = RelatedLoader { db: ctx.db.clone(), items: ctx.metrics.loader("OrderItem"), by_user: ctx.metrics.loader("UserOrders") };
+    let orders = EntityLoader::<order::Entity>::new(
+        ctx.db.clone(),
+        cache.clone(),
+        ctx.metrics.loader("Order"),
+        order::Column::Id,
+        |m| m.id,
+    );
+    let db = || ctx.db.clone();
+    let of_user = PageLoader::<order::Entity, Option<OrderStatus>>::new(
+        db(),
+        order::Column::UserId,
+        order::Column::Id,
+        |o| o.user_id,
+        |status| repo::status_filter(*status),
+        ctx.metrics.loader("User.orders"),
+    );
+    let count_of_user = CountLoader::<order::Entity, ()>::new(
+        db(),
+        order::Column::UserId,
+        |_| Condition::all(),
+        ctx.metrics.loader("User.orderCount"),
+    );
+    let items = ListLoader::<order_item::Entity>::new(
+        db(),
+        order_item::Column::OrderId,
+        order_item::Column::Id,
+        |i| i.order_id,
+        ctx.metrics.loader("Order.items"),
+    );
     Schema::build(Query, Mutation, EmptySubscription)
         .enable_federation()
         .data(ctx.db.clone())
         .data(cache)
         .data(kit::loader::batched(orders, delay))
-        .data(kit::loader::batched(related, delay))
+        .data(kit::loader::batched(of_user, delay))
+        .data(kit::loader::batched(count_of_user, delay))
+        .data(kit::loader::batched(items, delay))
         .finish()
 }
 
@@ -53,7 +83,12 @@ pub struct OrderItem {
 
 impl From<order_item::Model> for OrderItem {
     fn from(m: order_item::Model) -> Self {
-        Self { sku: m.sku, name: m.name, quantity: m.quantity, unit_price_cents: m.unit_price_cents as i32 }
+        Self {
+            sku: m.sku,
+            name: m.name,
+            quantity: m.quantity,
+            unit_price_cents: m.unit_price_cents as i32,
+        }
     }
 }
 
@@ -66,12 +101,22 @@ impl Order {
     }
 
     async fn user(&self) -> User {
-        User { id: ID(self.0.user_id.to_string()) }
+        User {
+            id: ID(self.0.user_id.to_string()),
+        }
     }
 
     async fn items(&self, ctx: &Context<'_>) -> GqlResult<Vec<OrderItem>> {
-        let items = related(ctx).load_one(ItemsOf(self.0.id)).await.map_err(|e| e.extend())?;
-        Ok(items.unwrap_or_default().into_iter().map(OrderItem::from).collect())
+        let items = ctx
+            .data_unchecked::<ItemsOfOrder>()
+            .load_one(self.0.id)
+            .await
+            .map_err(|e| e.extend())?;
+        Ok(items
+            .unwrap_or_default()
+            .into_iter()
+            .map(OrderItem::from)
+            .collect())
     }
 
     async fn total_cents(&self) -> i32 {
@@ -109,14 +154,35 @@ impl User {
         status: Option<OrderStatus>,
     ) -> GqlResult<OrderConnection> {
         let args = PageArgs::parse(first, after.as_deref()).extend()?;
-        let Ok(user) = parse_id(&self.id, "user") else { return Ok(OrderConnection::from_rows(vec![], args)) };
-        let rows = related(ctx).load_one(OrdersOf { user, args, status }).await.map_err(|e| e.extend())?;
+        let Ok(user) = parse_id(&self.id, "user") else {
+            return Ok(OrderConnection::from_rows(vec![], args));
+        };
+        let key = PageKey {
+            parent: user,
+            filter: status,
+            args,
+        };
+        let rows = ctx
+            .data_unchecked::<OrdersOfUser>()
+            .load_one(key)
+            .await
+            .map_err(|e| e.extend())?;
         Ok(OrderConnection::from_rows(rows.unwrap_or_default(), args))
     }
 
     async fn order_count(&self, ctx: &Context<'_>) -> GqlResult<i32> {
-        let Ok(user) = parse_id(&self.id, "user") else { return Ok(0) };
-        let count = related(ctx).load_one(OrderCountOf(user)).await.map_err(|e| e.extend())?;
+        let Ok(user) = parse_id(&self.id, "user") else {
+            return Ok(0);
+        };
+        let key = CountKey {
+            parent: user,
+            filter: (),
+        };
+        let count = ctx
+            .data_unchecked::<OrderCountOfUser>()
+            .load_one(key)
+            .await
+            .map_err(|e| e.extend())?;
         Ok(count.unwrap_or(0) as i32)
     }
 }
@@ -135,7 +201,15 @@ pub struct OrderConnection {
 
 impl OrderConnection {
     fn from_rows(rows: Vec<order::Model>, args: PageArgs) -> Self {
-        let (edges, page_info) = pagination::page(rows, args.limit, |r| r.id, |cursor, r| OrderEdge { cursor, node: Order(r) });
+        let (edges, page_info) = pagination::page(
+            rows,
+            args.limit,
+            |r| r.id,
+            |cursor, r| OrderEdge {
+                cursor,
+                node: Order(r),
+            },
+        );
         Self { edges, page_info }
     }
 }
@@ -188,8 +262,8 @@ impl Query {
     }
 
     #[graphql(entity)]
-    async fn find_user_by_id(&self, id: ID) -> User {
-        User { id }
+    async fn find_user_by_id(&self, id: ID) -> Option<User> {
+        parse_id(&id, "user").ok().map(|_| User { id })
     }
 }
 
@@ -203,9 +277,18 @@ impl Mutation {
         let items = input
             .items
             .into_iter()
-            .map(|i| NewItem { sku: i.sku, name: i.name, quantity: i.quantity, unit_price_cents: i.unit_price_cents })
+            .map(|i| NewItem {
+                sku: i.sku,
+                name: i.name,
+                quantity: i.quantity,
+                unit_price_cents: i.unit_price_cents,
+            })
             .collect();
-        Ok(Order(repo::place(db(ctx), user, &input.currency, items).await.extend()?))
+        Ok(Order(
+            repo::place(db(ctx), user, &input.currency, items)
+                .await
+                .extend()?,
+        ))
     }
 
     /// Cancels a PENDING or PAID order.
@@ -215,9 +298,16 @@ impl Mutation {
 
     /// Moves an order forward (PENDING → PAID → SHIPPED → DELIVERED); use
     /// `cancelOrder` to cancel.
-    async fn update_order_status(&self, ctx: &Context<'_>, id: ID, status: OrderStatus) -> GqlResult<Order> {
+    async fn update_order_status(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        status: OrderStatus,
+    ) -> GqlResult<Order> {
         if status == OrderStatus::Cancelled {
-            return Err(kit::ApiError::BadUserInput("use cancelOrder to cancel an order".into()).extend());
+            return Err(
+                kit::ApiError::BadUserInput("use cancelOrder to cancel an order".into()).extend(),
+            );
         }
         transition(ctx, &id, status).await
     }
@@ -231,79 +321,14 @@ async fn transition(ctx: &Context<'_>, id: &ID, to: OrderStatus) -> GqlResult<Or
 }
 
 async fn load(ctx: &Context<'_>, id: i32) -> GqlResult<Option<Order>> {
-    let loaded = ctx.data_unchecked::<OrderLoader>().load_one(id).await.map_err(|e| e.extend())?;
+    let loaded = ctx
+        .data_unchecked::<OrderLoader>()
+        .load_one(id)
+        .await
+        .map_err(|e| e.extend())?;
     Ok(loaded.map(Order))
 }
 
 fn db<'a>(ctx: &Context<'a>) -> &'a DatabaseConnection {
     ctx.data_unchecked::<DatabaseConnection>()
-}
-
-fn related<'a>(ctx: &Context<'a>) -> &'a DataLoader<RelatedLoader> {
-    ctx.data_unchecked::<DataLoader<RelatedLoader>>()
-}
-
-/// Loads what hangs off orders and users, one statement per batch.
-pub struct RelatedLoader {
-    db: DatabaseConnection,
-    items: LoaderMetrics,
-    by_user: LoaderMetrics,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct ItemsOf(i32);
-
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct OrdersOf {
-    user: i32,
-    args: PageArgs,
-    status: Option<OrderStatus>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct OrderCountOf(i32);
-
-impl Loader<ItemsOf> for RelatedLoader {
-    type Value = Vec<order_item::Model>;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[ItemsOf]) -> Result<HashMap<ItemsOf, Self::Value>, LoadError> {
-        self.items.batches.increment(1);
-        let ids: Vec<i32> = keys.iter().map(|k| k.0).collect();
-        let found = repo::items_by_order(&self.db, &ids).await?;
-        Ok(found.into_iter().map(|(id, rows)| (ItemsOf(id), rows)).collect())
-    }
-}
-
-impl Loader<OrdersOf> for RelatedLoader {
-    type Value = Vec<order::Model>;
-    type Error = LoadError;
-
-    /// Keys asking for the same page shape share one statement.
-    async fn load(&self, keys: &[OrdersOf]) -> Result<HashMap<OrdersOf, Self::Value>, LoadError> {
-        self.by_user.batches.increment(1);
-        let mut groups: HashMap<(PageArgs, Option<OrderStatus>), Vec<i32>> = HashMap::new();
-        for key in keys {
-            groups.entry((key.args, key.status)).or_default().push(key.user);
-        }
-        let mut out = HashMap::with_capacity(keys.len());
-        for ((args, status), users) in groups {
-            for (user, rows) in repo::pages_by_user(&self.db, &users, args, status).await? {
-                out.insert(OrdersOf { user, args, status }, rows);
-            }
-        }
-        Ok(out)
-    }
-}
-
-impl Loader<OrderCountOf> for RelatedLoader {
-    type Value = i64;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[OrderCountOf]) -> Result<HashMap<OrderCountOf, i64>, LoadError> {
-        self.by_user.batches.increment(1);
-        let ids: Vec<i32> = keys.iter().map(|k| k.0).collect();
-        let counts = repo::counts_by_user(&self.db, &ids).await?;
-        Ok(counts.into_iter().map(|(id, n)| (OrderCountOf(id), n)).collect())
-    }
 }

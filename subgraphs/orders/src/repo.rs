@@ -1,17 +1,12 @@
 //! Data access of the orders subgraph: plain async functions on the connection,
 //! with the business rules (validation, totals, status transitions).
 
-use std::collections::HashMap;
-
 use chrono::Utc;
-use kit::{
-    ApiError,
-    pagination::PageArgs,
-    related::{count_per_parent, page_per_parent},
-};
+use kit::{ApiError, pagination::PageArgs};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set, TransactionSession, TransactionTrait,
 };
 
 use crate::{
@@ -30,7 +25,7 @@ pub struct NewItem {
     pub unit_price_cents: i32,
 }
 
-fn status_filter(status: Option<OrderStatus>) -> Condition {
+pub fn status_filter(status: Option<OrderStatus>) -> Condition {
     match status {
         Some(s) => Condition::all().add(order::Column::Status.eq(s.as_str())),
         None => Condition::all(),
@@ -38,7 +33,11 @@ fn status_filter(status: Option<OrderStatus>) -> Condition {
 }
 
 /// All orders, a page plus one row, ordered by id.
-pub async fn page(db: &DatabaseConnection, args: PageArgs, status: Option<OrderStatus>) -> Result<Vec<order::Model>, ApiError> {
+pub async fn page(
+    db: &DatabaseConnection,
+    args: PageArgs,
+    status: Option<OrderStatus>,
+) -> Result<Vec<order::Model>, ApiError> {
     Ok(order::Entity::find()
         .filter(order::Column::Id.gt(args.after_id))
         .filter(status_filter(status))
@@ -48,72 +47,59 @@ pub async fn page(db: &DatabaseConnection, args: PageArgs, status: Option<OrderS
         .await?)
 }
 
-/// Pages of orders for many users in one statement.
-pub async fn pages_by_user(
-    db: &DatabaseConnection,
-    users: &[i32],
-    args: PageArgs,
-    status: Option<OrderStatus>,
-) -> Result<HashMap<i32, Vec<order::Model>>, DbErr> {
-    page_per_parent::<order::Entity>(db, order::Column::UserId, order::Column::Id, users, status_filter(status), args, |o| {
-        o.user_id
-    })
-    .await
-}
-
-pub async fn counts_by_user(db: &DatabaseConnection, users: &[i32]) -> Result<HashMap<i32, i64>, DbErr> {
-    count_per_parent::<order::Entity>(db, order::Column::UserId, users, Condition::all()).await
-}
-
-/// Items of many orders in one statement, each order's in id order.
-pub async fn items_by_order(db: &DatabaseConnection, orders: &[i32]) -> Result<HashMap<i32, Vec<order_item::Model>>, DbErr> {
-    let rows = order_item::Entity::find()
-        .filter(order_item::Column::OrderId.is_in(orders.iter().copied()))
-        .order_by_asc(order_item::Column::Id)
-        .all(db)
-        .await?;
-    let mut out: HashMap<i32, Vec<order_item::Model>> = HashMap::new();
-    for row in rows {
-        out.entry(row.order_id).or_default().push(row);
-    }
-    Ok(out)
-}
-
 fn validate(currency: &str, items: &[NewItem]) -> Result<i64, ApiError> {
     if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
-        return Err(ApiError::BadUserInput(format!("currency must be a three-letter ISO 4217 code, got `{currency}`")));
+        return Err(ApiError::BadUserInput(format!(
+            "currency must be a three-letter ISO 4217 code, got `{currency}`"
+        )));
     }
     if items.is_empty() || items.len() > MAX_ITEMS {
-        return Err(ApiError::BadUserInput(format!("an order has 1 to {MAX_ITEMS} items")));
+        return Err(ApiError::BadUserInput(format!(
+            "an order has 1 to {MAX_ITEMS} items"
+        )));
     }
     let mut total: i64 = 0;
     for (i, item) in items.iter().enumerate() {
         if item.sku.trim().is_empty() || item.name.trim().is_empty() {
-            return Err(ApiError::BadUserInput(format!("item {i}: sku and name must not be empty")));
+            return Err(ApiError::BadUserInput(format!(
+                "item {i}: sku and name must not be empty"
+            )));
         }
         if !(1..=MAX_QUANTITY).contains(&item.quantity) {
-            return Err(ApiError::BadUserInput(format!("item {i}: quantity must be between 1 and {MAX_QUANTITY}")));
+            return Err(ApiError::BadUserInput(format!(
+                "item {i}: quantity must be between 1 and {MAX_QUANTITY}"
+            )));
         }
         if item.unit_price_cents < 0 {
-            return Err(ApiError::BadUserInput(format!("item {i}: unitPriceCents must not be negative")));
+            return Err(ApiError::BadUserInput(format!(
+                "item {i}: unitPriceCents must not be negative"
+            )));
         }
         total += i64::from(item.quantity) * i64::from(item.unit_price_cents);
     }
     // totalCents is a GraphQL Int (32 bits).
     if total > i64::from(i32::MAX) {
-        return Err(ApiError::BadUserInput(format!("order total {total} exceeds the maximum of {}", i32::MAX)));
+        return Err(ApiError::BadUserInput(format!(
+            "order total {total} exceeds the maximum of {}",
+            i32::MAX
+        )));
     }
     Ok(total)
 }
 
 /// Inserts the order and its items in one transaction; the total is computed here.
-pub async fn place(db: &DatabaseConnection, user_id: i32, currency: &str, items: Vec<NewItem>) -> Result<order::Model, ApiError> {
+pub async fn place(
+    db: &DatabaseConnection,
+    user_id: i32,
+    currency: &str,
+    items: Vec<NewItem>,
+) -> Result<order::Model, ApiError> {
     let total = validate(currency, &items)?;
     insert_order(db, user_id, currency, OrderStatus::Pending, total, items).await
 }
 
 async fn insert_order(
-    db: &DatabaseConnection,
+    db: &impl TransactionTrait,
     user_id: i32,
     currency: &str,
     status: OrderStatus,
@@ -146,39 +132,67 @@ async fn insert_order(
 
 /// Moves an order to `to` if its current state allows it. The check and the
 /// write are one conditional UPDATE, so concurrent moves cannot both win.
-pub async fn transition(db: &DatabaseConnection, id: i32, to: OrderStatus) -> Result<order::Model, ApiError> {
-    let from: Vec<&str> = to.allowed_from().into_iter().map(OrderStatus::as_str).collect();
+pub async fn transition(
+    db: &DatabaseConnection,
+    id: i32,
+    to: OrderStatus,
+) -> Result<order::Model, ApiError> {
+    let from: Vec<&str> = to
+        .allowed_from()
+        .into_iter()
+        .map(OrderStatus::as_str)
+        .collect();
     let result = order::Entity::update_many()
-        .col_expr(order::Column::Status, sea_orm::sea_query::Expr::value(to.as_str()))
+        .col_expr(
+            order::Column::Status,
+            sea_orm::sea_query::Expr::value(to.as_str()),
+        )
         .filter(order::Column::Id.eq(id))
         .filter(order::Column::Status.is_in(from))
         .exec(db)
         .await?;
-    let current = order::Entity::find_by_id(id).one(db).await?.ok_or_else(|| ApiError::NotFound(format!("order {id} not found")))?;
+    let current = order::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("order {id} not found")))?;
     if result.rows_affected == 0 {
-        return Err(ApiError::Conflict(format!("order {id} is {} and cannot become {}", current.status, to.as_str())));
+        return Err(ApiError::Conflict(format!(
+            "order {id} is {} and cannot become {}",
+            current.status,
+            to.as_str()
+        )));
     }
     Ok(current)
 }
 
-pub async fn count(db: &DatabaseConnection) -> Result<u64, DbErr> {
+pub async fn count(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
     order::Entity::find().count(db).await
 }
 
 /// Inserts the shared demo orders, in order, so that their ids are 1..=N.
-pub async fn seed(db: &DatabaseConnection) -> Result<(), DbErr> {
+pub async fn seed(txn: &DatabaseTransaction) -> Result<(), DbErr> {
     for demo in kit::demo::orders() {
         let status = OrderStatus::parse(demo.status).unwrap_or(OrderStatus::Pending);
         let items: Vec<NewItem> = demo
             .items
             .into_iter()
-            .map(|i| NewItem { sku: i.sku, name: i.name.to_owned(), quantity: i.quantity, unit_price_cents: i.unit_price_cents as i32 })
+            .map(|i| NewItem {
+                sku: i.sku,
+                name: i.name.to_owned(),
+                quantity: i.quantity,
+                unit_price_cents: i.unit_price_cents as i32,
+            })
             .collect();
-        let total = items.iter().map(|i| i64::from(i.quantity) * i64::from(i.unit_price_cents)).sum();
-        insert_order(db, demo.user_id, demo.currency, status, total, items).await.map_err(|e| match e {
-            ApiError::Database(e) => e,
-            other => DbErr::Custom(other.to_string()),
-        })?;
+        let total = items
+            .iter()
+            .map(|i| i64::from(i.quantity) * i64::from(i.unit_price_cents))
+            .sum();
+        insert_order(txn, demo.user_id, demo.currency, status, total, items)
+            .await
+            .map_err(|e| match e {
+                ApiError::Database(e) => e,
+                other => DbErr::Custom(other.to_string()),
+            })?;
     }
     Ok(())
 }

@@ -13,7 +13,13 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
-    pub const ALL: [Self; 5] = [Self::Pending, Self::Paid, Self::Shipped, Self::Delivered, Self::Cancelled];
+    pub const ALL: [Self; 5] = [
+        Self::Pending,
+        Self::Paid,
+        Self::Shipped,
+        Self::Delivered,
+        Self::Cancelled,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -50,7 +56,12 @@ mod tests {
         assert!(Paid.allowed_from().contains(&Pending));
         assert!(!Pending.allowed_from().contains(&Paid));
         assert!(!Cancelled.allowed_from().contains(&Shipped));
-        assert!(Delivered.allowed_from().iter().all(|s| *s != Cancelled && *s != Delivered));
+        assert!(
+            Delivered
+                .allowed_from()
+                .iter()
+                .all(|s| *s != Cancelled && *s != Delivered)
+        );
         for s in super::OrderStatus::ALL {
             assert_eq!(super::OrderStatus::parse(s.as_str()), Some(s));
         }

@@ -11,17 +11,27 @@ fn item(sku: &str, quantity: i32, price: i32) -> Value {
 }
 
 async fn place(s: &TestServer, user: &str, items: Vec<Value>) -> Value {
-    s.data(PLACE, json!({ "input": { "userId": user, "items": items } })).await["placeOrder"].clone()
+    s.data(
+        PLACE,
+        json!({ "input": { "userId": user, "items": items } }),
+    )
+    .await["placeOrder"]
+        .clone()
 }
 
 async fn order_count(s: &TestServer) -> usize {
-    s.data("{ orders(first: 100) { edges { cursor } } }", json!({})).await["orders"]["edges"].as_array().unwrap().len()
+    s.data("{ orders(first: 100) { edges { cursor } } }", json!({}))
+        .await["orders"]["edges"]
+        .as_array()
+        .unwrap()
+        .len()
 }
 
 #[tokio::test]
 async fn exported_sdl_matches_the_committed_schema_file() {
     on_each_backend::<Orders, _, _>(|s| async move {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schema/orders.graphql");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schema/orders.graphql");
         check_schema_file(&s, &path).await;
         s
     })

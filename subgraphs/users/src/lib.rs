@@ -7,7 +7,7 @@ pub mod repo;
 
 use async_graphql::EmptySubscription;
 use kit::server::{Subgraph, SubgraphContext};
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::{DatabaseTransaction, DbErr};
 
 pub use graphql::build_schema;
 
@@ -26,11 +26,11 @@ impl Subgraph for Users {
         build_schema(ctx)
     }
 
-    async fn seed(db: &DatabaseConnection) -> Result<(), DbErr> {
-        repo::seed(db).await
+    async fn seed(txn: &DatabaseTransaction) -> Result<(), DbErr> {
+        repo::seed(txn).await
     }
 
-    async fn is_empty(db: &DatabaseConnection) -> Result<bool, DbErr> {
-        Ok(repo::count(db).await? == 0)
+    async fn is_empty(txn: &DatabaseTransaction) -> Result<bool, DbErr> {
+        Ok(repo::count(txn).await? == 0)
     }
 }

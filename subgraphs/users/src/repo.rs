@@ -4,8 +4,8 @@
 use chrono::Utc;
 use kit::{ApiError, pagination::PageArgs};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use crate::entity::user;
@@ -25,13 +25,7 @@ pub fn normalize_email(email: &str) -> Result<String, ApiError> {
 }
 
 pub fn normalize_name(name: &str) -> Result<String, ApiError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
-        return Err(ApiError::BadUserInput(format!(
-            "name must be 1 to {MAX_NAME_LEN} characters"
-        )));
-    }
-    Ok(name.to_owned())
+    kit::input::trimmed_text(name, "name", MAX_NAME_LEN)
 }
 
 pub async fn by_email(
@@ -115,12 +109,12 @@ pub async fn delete(db: &DatabaseConnection, id: i32) -> Result<user::Model, Api
     Ok(existing)
 }
 
-pub async fn count(db: &DatabaseConnection) -> Result<u64, sea_orm::DbErr> {
+pub async fn count(db: &impl ConnectionTrait) -> Result<u64, sea_orm::DbErr> {
     user::Entity::find().count(db).await
 }
 
 /// Inserts the shared demo users, in order, so that their ids are 1..=N.
-pub async fn seed(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+pub async fn seed(txn: &DatabaseTransaction) -> Result<(), sea_orm::DbErr> {
     for u in kit::demo::users() {
         user::ActiveModel {
             email: Set(u.email),
@@ -128,7 +122,7 @@ pub async fn seed(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
             created_at: Set(Utc::now()),
             ..Default::default()
         }
-        .insert(db)
+        .insert(txn)
         .await?;
     }
     Ok(())

@@ -224,8 +224,13 @@ async fn a_lost_database_is_internal_without_details_and_not_ready() {
     on_each_backend::<Users, _, _>(|s| async move {
         create(&s, "before@example.com", "Before").await;
         s.db.clone().close().await.expect("close pool");
-        let err = s.error("{ users { edges { cursor } } }", json!({}), "INTERNAL").await;
-        assert_eq!(err["message"], "internal error", "no database text leaks to the client");
+        let err = s
+            .error("{ users { edges { cursor } } }", json!({}), "INTERNAL")
+            .await;
+        assert_eq!(
+            err["message"], "internal error",
+            "no database text leaks to the client"
+        );
         assert_eq!(s.get("/ready").await.status(), 503);
         assert_eq!(s.get("/health").await.status(), 200);
         s
@@ -235,4 +240,49 @@ async fn a_lost_database_is_internal_without_details_and_not_ready() {
 
 async fn reqwest_html(s: &TestServer) -> String {
     s.get_with_accept("/graphql", "text/html").await
+}
+
+#[tokio::test]
+async fn replicas_starting_at_once_migrate_and_seed_once() {
+    kit::testing::each_fresh_database(|backend, url| async move {
+        let config = || {
+            let mut c = kit::SubgraphConfig::defaults("users", 0);
+            c.database_url = url.clone();
+            c.seed = true;
+            c
+        };
+        let (a, b, c) = tokio::join!(
+            kit::server::build::<Users>(config()),
+            kit::server::build::<Users>(config()),
+            kit::server::build::<Users>(config())
+        );
+        let (a, b, c) = (
+            a.expect("first replica"),
+            b.expect("second replica"),
+            c.expect("third replica"),
+        );
+        let users = users::repo::count(&a.ctx.db).await.unwrap();
+        assert_eq!(
+            users,
+            kit::demo::USER_COUNT as u64,
+            "[{backend}] seeded once"
+        );
+        use sea_orm::{ConnectionTrait, Statement};
+        let row = a
+            .ctx
+            .db
+            .query_one_raw(Statement::from_string(
+                a.ctx.db.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM seaql_migrations",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let migrations: i64 = row.try_get("", "n").unwrap();
+        assert_eq!(migrations, 1, "[{backend}] the migration is recorded once");
+        for built in [a, b, c] {
+            built.ctx.db.close().await.ok();
+        }
+    })
+    .await;
 }

@@ -44,7 +44,12 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                Index::create().name("idx_orders_user_id").table(Orders::Table).col(Orders::UserId).if_not_exists().to_owned(),
+                Index::create()
+                    .name("idx_orders_user_id")
+                    .table(Orders::Table)
+                    .col(Orders::UserId)
+                    .if_not_exists()
+                    .to_owned(),
             )
             .await?;
         manager
@@ -81,7 +86,11 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table(OrderItems::Table).to_owned()).await?;
-        manager.drop_table(Table::drop().table(Orders::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(OrderItems::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(Orders::Table).to_owned())
+            .await
     }
 }

@@ -1,0 +1,2 @@
+//! SeaORM entities of the notifications database.
+pub mod notification;

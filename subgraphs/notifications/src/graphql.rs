@@ -1,0 +1,349 @@
+//! The notifications subgraph's GraphQL schema: the `Notification` entity, the
+//! notification fields it contributes to the `User` and `Order` entities (stubs:
+//! only their ids live here), queries and mutations.
+
+use async_graphql::{
+    Context, EmptySubscription, Enum, ErrorExtensions, ID, InputObject, Object, ResultExt, Schema,
+    SimpleObject, dataloader::DataLoader,
+};
+use chrono::{DateTime, Utc};
+use kit::{
+    EntityCache,
+    error::GqlResult,
+    loader::EntityLoader,
+    pagination::{self, PageArgs, PageInfo, parse_id},
+    related::{CountKey, CountLoader, ListLoader, PageKey, PageLoader},
+    server::SubgraphContext,
+};
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    entity::notification::{self, Channel},
+    repo,
+};
+
+pub type NotificationsSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type NotificationLoader = DataLoader<EntityLoader<notification::Entity>>;
+pub type NotificationCache = EntityCache<i32, notification::Model>;
+/// Pages of `User.notifications`, keyed by user, `unreadOnly` and page arguments.
+pub type UserNotificationsLoader = DataLoader<PageLoader<notification::Entity, bool>>;
+/// `User.unreadNotificationCount`, keyed by user (the filter is fixed).
+pub type UnreadCountLoader = DataLoader<CountLoader<notification::Entity, ()>>;
+/// `Order.notifications`, keyed by order.
+pub type OrderNotificationsLoader = DataLoader<ListLoader<notification::Entity>>;
+
+pub fn build_schema(ctx: &SubgraphContext) -> NotificationsSchema {
+    let cache = NotificationCache::new(ctx.config.cache_capacity, ctx.config.cache_ttl());
+    let delay = ctx.config.dataloader_delay();
+    let by_id = EntityLoader::<notification::Entity>::new(
+        ctx.db.clone(),
+        cache.clone(),
+        ctx.metrics.loader("Notification"),
+        notification::Column::Id,
+        |m| m.id,
+    );
+    let of_user = PageLoader::<notification::Entity, bool>::new(
+        ctx.db.clone(),
+        notification::Column::UserId,
+        notification::Column::Id,
+        |m| m.user_id,
+        repo::unread_filter,
+        ctx.metrics.loader("User.notifications"),
+    );
+    let unread_count = CountLoader::<notification::Entity, ()>::new(
+        ctx.db.clone(),
+        notification::Column::UserId,
+        repo::unread,
+        ctx.metrics.loader("User.unreadNotificationCount"),
+    );
+    let of_order = ListLoader::<notification::Entity>::new(
+        ctx.db.clone(),
+        notification::Column::OrderId,
+        notification::Column::Id,
+        // Rows come from `WHERE order_id IN (...)`, so the order id is present.
+        |m| m.order_id.unwrap_or_default(),
+        ctx.metrics.loader("Order.notifications"),
+    );
+    Schema::build(Query, Mutation, EmptySubscription)
+        .enable_federation()
+        .data(ctx.db.clone())
+        .data(cache)
+        .data(kit::loader::batched(by_id, delay))
+        .data(kit::loader::batched(of_user, delay))
+        .data(kit::loader::batched(unread_count, delay))
+        .data(kit::loader::batched(of_order, delay))
+        .finish()
+}
+
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotificationChannel {
+    Email,
+    Sms,
+    Push,
+    InApp,
+}
+
+impl From<Channel> for NotificationChannel {
+    fn from(channel: Channel) -> Self {
+        match channel {
+            Channel::Email => Self::Email,
+            Channel::Sms => Self::Sms,
+            Channel::Push => Self::Push,
+            Channel::InApp => Self::InApp,
+        }
+    }
+}
+
+impl From<NotificationChannel> for Channel {
+    fn from(channel: NotificationChannel) -> Self {
+        match channel {
+            NotificationChannel::Email => Self::Email,
+            NotificationChannel::Sms => Self::Sms,
+            NotificationChannel::Push => Self::Push,
+            NotificationChannel::InApp => Self::InApp,
+        }
+    }
+}
+
+pub struct Notification(notification::Model);
+
+#[Object]
+impl Notification {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// The recipient; the users subgraph resolves the rest of it.
+    async fn user(&self) -> User {
+        User { id: self.0.user_id }
+    }
+
+    /// The order this is about, if any; the orders subgraph resolves the rest of it.
+    async fn order(&self) -> Option<Order> {
+        self.0.order_id.map(|id| Order { id })
+    }
+
+    async fn channel(&self) -> NotificationChannel {
+        self.0.channel.into()
+    }
+
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+
+    async fn read(&self) -> bool {
+        self.0.read
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct NotificationEdge {
+    cursor: String,
+    node: Notification,
+}
+
+#[derive(SimpleObject)]
+pub struct NotificationConnection {
+    edges: Vec<NotificationEdge>,
+    page_info: PageInfo,
+}
+
+/// A user of the users subgraph, extended with its notifications.
+pub struct User {
+    id: i32,
+}
+
+#[Object]
+impl User {
+    async fn id(&self) -> ID {
+        ID(self.id.to_string())
+    }
+
+    /// The user's notifications ordered by id: `first` defaults to 20, at most 100.
+    async fn notifications(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(false)")] unread_only: Option<bool>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<NotificationConnection> {
+        let args = PageArgs::parse(first, after.as_deref()).extend()?;
+        let key = PageKey {
+            parent: self.id,
+            filter: unread_only.unwrap_or(false),
+            args,
+        };
+        let rows = ctx
+            .data_unchecked::<UserNotificationsLoader>()
+            .load_one(key)
+            .await
+            .map_err(|e| e.extend())?
+            .unwrap_or_default();
+        let (edges, page_info) = pagination::page(
+            rows,
+            args.limit,
+            |r| r.id,
+            |cursor, r| NotificationEdge {
+                cursor,
+                node: Notification(r),
+            },
+        );
+        Ok(NotificationConnection { edges, page_info })
+    }
+
+    /// How many of the user's notifications are not read yet.
+    async fn unread_notification_count(&self, ctx: &Context<'_>) -> GqlResult<i32> {
+        let key = CountKey {
+            parent: self.id,
+            filter: (),
+        };
+        let count = ctx
+            .data_unchecked::<UnreadCountLoader>()
+            .load_one(key)
+            .await
+            .map_err(|e| e.extend())?
+            .unwrap_or(0);
+        Ok(saturating_int(count))
+    }
+}
+
+/// An order of the orders subgraph, extended with its notifications.
+pub struct Order {
+    id: i32,
+}
+
+#[Object]
+impl Order {
+    async fn id(&self) -> ID {
+        ID(self.id.to_string())
+    }
+
+    /// Every notification about the order, ordered by id.
+    async fn notifications(&self, ctx: &Context<'_>) -> GqlResult<Vec<Notification>> {
+        let rows = ctx
+            .data_unchecked::<OrderNotificationsLoader>()
+            .load_one(self.id)
+            .await
+            .map_err(|e| e.extend())?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(Notification).collect())
+    }
+}
+
+#[derive(InputObject)]
+pub struct SendNotificationInput {
+    user_id: ID,
+    order_id: Option<ID>,
+    channel: NotificationChannel,
+    /// 1 to 200 characters after trimming.
+    title: String,
+    /// 1 to 5000 characters after trimming.
+    body: String,
+}
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// A notification by id; null when there is none.
+    async fn notification(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Notification>> {
+        let id = parse_id(&id, "notification").extend()?;
+        load(ctx, id).await
+    }
+
+    #[graphql(entity)]
+    async fn find_notification_by_id(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> GqlResult<Option<Notification>> {
+        match parse_id(&id, "notification") {
+            Ok(id) => load(ctx, id).await,
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Users are owned by the users subgraph: the stub needs no lookup here.
+    #[graphql(entity)]
+    async fn find_user_by_id(&self, id: ID) -> Option<User> {
+        parse_id(&id, "user").ok().map(|id| User { id })
+    }
+
+    /// Orders are owned by the orders subgraph: the stub needs no lookup here.
+    #[graphql(entity)]
+    async fn find_order_by_id(&self, id: ID) -> Option<Order> {
+        parse_id(&id, "order").ok().map(|id| Order { id })
+    }
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    async fn send_notification(
+        &self,
+        ctx: &Context<'_>,
+        input: SendNotificationInput,
+    ) -> GqlResult<Notification> {
+        let user_id = parse_id(&input.user_id, "user").extend()?;
+        let order_id = input
+            .order_id
+            .as_ref()
+            .map(|id| parse_id(id, "order"))
+            .transpose()
+            .extend()?;
+        let new = repo::NewNotification {
+            user_id,
+            order_id,
+            channel: input.channel.into(),
+            title: &input.title,
+            body: &input.body,
+        };
+        Ok(Notification(repo::send(db(ctx), new).await.extend()?))
+    }
+
+    /// Marks a notification read; marking it again is not an error.
+    async fn mark_notification_read(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Notification> {
+        let id = parse_id(&id, "notification").extend()?;
+        let marked = repo::mark_read(db(ctx), id).await.extend()?;
+        ctx.data_unchecked::<NotificationCache>()
+            .invalidate(&id)
+            .await;
+        Ok(Notification(marked))
+    }
+
+    /// Marks all of a user's notifications read; returns how many were unread.
+    async fn mark_all_notifications_read(&self, ctx: &Context<'_>, user_id: ID) -> GqlResult<i32> {
+        let user_id = parse_id(&user_id, "user").extend()?;
+        let changed = repo::mark_all_read(db(ctx), user_id).await.extend()?;
+        ctx.data_unchecked::<NotificationCache>()
+            .invalidate_where(move |_, n| n.user_id == user_id);
+        Ok(saturating_int(changed))
+    }
+}
+
+async fn load(ctx: &Context<'_>, id: i32) -> GqlResult<Option<Notification>> {
+    let loaded = ctx
+        .data_unchecked::<NotificationLoader>()
+        .load_one(id)
+        .await
+        .map_err(|e| e.extend())?;
+    Ok(loaded.map(Notification))
+}
+
+fn db<'a>(ctx: &Context<'a>) -> &'a DatabaseConnection {
+    ctx.data_unchecked::<DatabaseConnection>()
+}
+
+/// GraphQL `Int` is 32 bits; counts beyond it are reported as the maximum.
+fn saturating_int<T: TryInto<i32>>(n: T) -> i32 {
+    n.try_into().unwrap_or(i32::MAX)
+}
