@@ -1,10 +1,11 @@
 //! `switchyard`: one binary for every role. With no arguments it runs the whole
 //! federation in one process for development (dev mode).
 
-use std::future::Future;
+use std::{future::Future, net::SocketAddr, path::PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use gateway::GatewayConfig;
 use kit::{
     SubgraphConfig,
     server::{self, Subgraph},
@@ -34,6 +35,34 @@ enum Command {
         #[arg(value_enum)]
         name: SubgraphName,
     },
+    /// The federation gateway over a supergraph SDL file.
+    Gateway(GatewayArgs),
+    /// Prints the query plan of an operation.
+    Plan {
+        /// Supergraph SDL file.
+        #[arg(long)]
+        supergraph: PathBuf,
+        /// Which operation of the document, when it has several.
+        #[arg(long)]
+        operation_name: Option<String>,
+        /// File holding the operation document.
+        operation: PathBuf,
+    },
+    /// Exits 0 when `url` answers 2xx within two seconds (for container healthchecks).
+    Health { url: String },
+}
+
+#[derive(clap::Args)]
+struct GatewayArgs {
+    /// TOML configuration file; `SWITCHYARD_*` variables override it, flags override both.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Supergraph SDL file (watched and reloaded on change).
+    #[arg(long)]
+    supergraph: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -62,6 +91,24 @@ fn main() -> anyhow::Result<()> {
                     SubgraphName::Notifications => run::<Notifications>(shutdown).await,
                 }
             }
+            Command::Gateway(args) => {
+                let mut config = GatewayConfig::load(args.config.as_deref())?;
+                if let Some(supergraph) = args.supergraph {
+                    config.supergraph = Some(supergraph);
+                }
+                if let Some(listen) = args.listen {
+                    config.listen = listen;
+                }
+                gateway::run(config, server::shutdown_signal())
+                    .await
+                    .context("gateway")
+            }
+            Command::Plan {
+                supergraph,
+                operation_name,
+                operation,
+            } => plan(&supergraph, &operation, operation_name.as_deref()),
+            Command::Health { url } => health(&url).await,
         }
     })
 }
@@ -76,8 +123,58 @@ async fn run<S: Subgraph>(
         .with_context(|| format!("{} subgraph", S::NAME))
 }
 
-/// Runs every subgraph until Ctrl-C/SIGTERM; if one fails, the others stop too.
+fn plan(
+    supergraph: &std::path::Path,
+    operation: &std::path::Path,
+    operation_name: Option<&str>,
+) -> anyhow::Result<()> {
+    let sdl = std::fs::read_to_string(supergraph)
+        .with_context(|| format!("reading {}", supergraph.display()))?;
+    let document = std::fs::read_to_string(operation)
+        .with_context(|| format!("reading {}", operation.display()))?;
+    let supergraph = std::sync::Arc::new(gateway::supergraph::Supergraph::parse(&sdl)?);
+    let planner = gateway::planner::Planner::new(supergraph)?;
+    let plan = planner.plan_source(&document, operation_name, &Default::default())?;
+    println!("{plan}");
+    Ok(())
+}
+
+async fn health(url: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(2))
+        .build()?;
+    let status = client.get(url).send().await?.status();
+    anyhow::ensure!(status.is_success(), "{url} answered {status}");
+    Ok(())
+}
+
+/// The gateway of dev mode: the committed supergraph, routed to the subgraphs
+/// as this process configured them.
+fn dev_gateway_config() -> anyhow::Result<GatewayConfig> {
+    let mut config = GatewayConfig::load(None)?;
+    let supergraph = PathBuf::from("schema/supergraph.graphql");
+    anyhow::ensure!(
+        supergraph.exists(),
+        "dev mode serves schema/supergraph.graphql: run it from the repository root"
+    );
+    config.supergraph.get_or_insert(supergraph);
+    for (name, port) in [
+        (Users::NAME, Users::DEFAULT_PORT),
+        (Orders::NAME, Orders::DEFAULT_PORT),
+        (Notifications::NAME, Notifications::DEFAULT_PORT),
+    ] {
+        let listen = SubgraphConfig::load(name, port)?.listen;
+        config
+            .subgraph_urls
+            .entry(name.to_owned())
+            .or_insert_with(|| format!("http://{listen}/graphql"));
+    }
+    Ok(config)
+}
+
+/// Runs every subgraph and the gateway until Ctrl-C/SIGTERM; if one fails, the others stop too.
 async fn dev() -> anyhow::Result<()> {
+    let gateway_config = dev_gateway_config()?;
     let (stop, stopped) = watch::channel(false);
     let signal = {
         let stop = stop.clone();
@@ -95,11 +192,18 @@ async fn dev() -> anyhow::Result<()> {
         }
         result
     };
-    let (u, o, n) = tokio::join!(
+    let (u, o, n, g) = tokio::join!(
         async { stop_on_error(run::<Users>(until(stopped.clone())).await) },
         async { stop_on_error(run::<Orders>(until(stopped.clone())).await) },
         async { stop_on_error(run::<Notifications>(until(stopped.clone())).await) },
+        async {
+            stop_on_error(
+                gateway::run(gateway_config, until(stopped.clone()))
+                    .await
+                    .context("gateway"),
+            )
+        },
     );
     signal.abort();
-    u.and(o).and(n)
+    u.and(o).and(n).and(g)
 }

@@ -1,1 +1,86 @@
-//! The Switchyard federation gateway (landing in the gateway issue).
+//! The Switchyard federation gateway: reads a supergraph, plans each operation
+//! into subgraph fetches (`planner`, pure), runs them (`executor`), and serves
+//! GraphQL over HTTP (`server`).
+
+pub mod config;
+pub mod error;
+pub mod executor;
+pub mod planner;
+pub mod server;
+pub mod supergraph;
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+pub use config::GatewayConfig;
+pub use server::{Gateway, LoadError, app};
+use tokio::net::TcpListener;
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("no supergraph given: pass --supergraph FILE or set `supergraph` in the configuration")]
+    NoSupergraph,
+    #[error("cannot read supergraph {path}: {source}")]
+    ReadSupergraph {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot load supergraph: {0}")]
+    Load(#[from] LoadError),
+    #[error("HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+/// A gateway with its supergraph loaded from `sdl`.
+pub fn build(config: GatewayConfig, sdl: &str) -> Result<Arc<Gateway>, StartError> {
+    let http = executor::http_client(config.pool_idle_timeout())?;
+    let gateway = Arc::new(Gateway::new(config, http));
+    gateway.load(sdl)?;
+    Ok(gateway)
+}
+
+/// Serves the configured supergraph file on `config.listen` until `shutdown`,
+/// reloading the file when it changes.
+pub async fn run(
+    config: GatewayConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let path = config.supergraph.clone().ok_or(StartError::NoSupergraph)?;
+    let sdl = std::fs::read_to_string(&path).map_err(|source| StartError::ReadSupergraph {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let addr = config.listen;
+    let poll = config.supergraph_poll();
+    let gateway = build(config, &sdl)?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    tracing::info!(
+        "gateway listening on http://{}/graphql",
+        listener.local_addr()?
+    );
+    let watcher = tokio::spawn(server::watch_supergraph(gateway.clone(), path, poll));
+    let result = serve(listener, gateway, shutdown).await;
+    watcher.abort();
+    result
+}
+
+/// Serves `gateway` on an already bound listener (tests bind port 0).
+pub async fn serve(
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    axum::serve(listener, app(gateway))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}

@@ -114,7 +114,8 @@ impl FreshPostgres {
 }
 
 impl TestServer {
-    async fn start<S: Subgraph>(
+    /// Starts subgraph `S` on `url` (demo data off unless `tune` turns it on).
+    pub async fn start<S: Subgraph>(
         url: String,
         backend: &'static str,
         tune: &impl Fn(&mut SubgraphConfig),
@@ -145,7 +146,8 @@ impl TestServer {
         }
     }
 
-    async fn stop(mut self) {
+    /// Stops the server (in-flight requests finish) and closes its pool.
+    pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

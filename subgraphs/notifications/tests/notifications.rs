@@ -2,7 +2,6 @@
 
 use kit::{
     demo,
-    server::Subgraph,
     testing::{TestServer, check_schema_file, on_each_backend, on_each_backend_with},
 };
 use notifications::Notifications;

@@ -1,0 +1,74 @@
+//! Request errors: what stops a request before execution, each with a stable
+//! `extensions.code` and its HTTP status. Mapped to a response once, in `server`.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RequestError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("unsupported content type `{0}`: send application/json")]
+    UnsupportedMediaType(String),
+    #[error("mutations are only accepted over POST")]
+    MutationOverGet,
+    #[error("no supergraph is loaded yet")]
+    NotReady,
+    /// Syntax errors, as the GraphQL parser words them.
+    #[error("syntax error")]
+    Parse(Vec<Value>),
+    /// Validation against the API schema, or no such operation.
+    #[error("validation failed")]
+    Validation(Vec<Value>),
+    #[error("{0}")]
+    Variables(String),
+    #[error("introspection is disabled")]
+    IntrospectionDisabled,
+    #[error("{0}")]
+    Planning(String),
+}
+
+impl RequestError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) | Self::UnsupportedMediaType(_) => "BAD_REQUEST",
+            Self::MutationOverGet => "METHOD_NOT_ALLOWED",
+            Self::NotReady => "NOT_READY",
+            Self::Parse(_) => "GRAPHQL_PARSE_FAILED",
+            Self::Validation(_) | Self::IntrospectionDisabled => "GRAPHQL_VALIDATION_FAILED",
+            Self::Variables(_) => "BAD_USER_INPUT",
+            Self::Planning(_) => "QUERY_PLANNING_FAILED",
+        }
+    }
+
+    /// `graphql_response_json`: the client accepts `application/graphql-response+json`,
+    /// whose rules give request errors 4xx statuses; plain `application/json`
+    /// keeps 200 for anything that is a well-formed GraphQL request.
+    pub fn status(&self, graphql_response_json: bool) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::MutationOverGet => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Planning(_) if graphql_response_json => StatusCode::INTERNAL_SERVER_ERROR,
+            _ if graphql_response_json => StatusCode::BAD_REQUEST,
+            _ => StatusCode::OK,
+        }
+    }
+
+    /// The `errors` list of the response (a request error has no `data`).
+    pub fn to_errors(&self) -> Vec<Value> {
+        let code = self.code();
+        match self {
+            Self::Parse(errors) | Self::Validation(errors) => errors
+                .iter()
+                .map(|e| {
+                    let mut e = e.clone();
+                    e["extensions"] = json!({ "code": code });
+                    e
+                })
+                .collect(),
+            other => vec![json!({ "message": other.to_string(), "extensions": { "code": code } })],
+        }
+    }
+}

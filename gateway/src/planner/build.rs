@@ -1,0 +1,1179 @@
+//! Fetch groups: the normalized operation is walked once; each field lands in
+//! the group of the subgraph that already fetches its parent when that subgraph
+//! resolves it, otherwise in an entity group reached through a `@key` (one group
+//! per subgraph, merge path and parent group, so entity fetches batch). Groups
+//! then become plan nodes: a group's fetch, then in parallel the groups that
+//! only wait for it; groups that wait for several run after all of those.
+
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+use apollo_compiler::executable::Operation;
+use apollo_compiler::{ExecutableDocument, Name, Node};
+
+use super::graph::QueryGraph;
+use super::operation::{self, Condition, Conditions, FieldSel, FragmentSel, MAX_DEPTH, Sel};
+use super::plan::{
+    ConditionNode, FetchNode, FlattenNode, OperationKind, PathElement, PlanNode, QueryPlan,
+    SelectionSet,
+};
+use super::{PlanError, PlanOptions};
+use crate::supergraph::SubgraphId;
+
+type GroupId = usize;
+
+/// Selections (fields and fragments) all fetches of one plan may hold together.
+const MAX_PLANNED_SELECTIONS: usize = 100_000;
+
+#[derive(Debug)]
+struct Group {
+    subgraph: SubgraphId,
+    entity: bool,
+    path: Vec<PathElement>,
+    /// Groups whose output this one reads (parent included).
+    deps: Vec<GroupId>,
+    /// Entity groups: `... on T { __typename key required }`.
+    requires: SelectionSet,
+    selection: SelectionSet,
+    /// Conditions every contribution to this group shares (`None`: none yet).
+    conditions: Option<Conditions>,
+    typename_overrides: Vec<String>,
+}
+
+impl Group {
+    fn contribute(&mut self, conditions: &Conditions) {
+        self.conditions = Some(match &self.conditions {
+            None => conditions.clone(),
+            Some(existing) => existing.intersection(conditions),
+        });
+    }
+}
+
+/// Where in the operation and in which group the walk stands.
+#[derive(Clone)]
+struct Ctx<'g> {
+    group: GroupId,
+    /// Indexes into the group's selection down to the current selection set.
+    position: Vec<usize>,
+    parent_type: Name,
+    path: Vec<PathElement>,
+    conditions: Conditions,
+    provided: Option<&'g [Sel]>,
+    depth: usize,
+    /// (type, subgraph) entity hops taken to plan key and `@requires` inputs,
+    /// to refuse cycles among them.
+    hops: Vec<(Name, SubgraphId)>,
+    /// The client's selections at this response level (all fragments
+    /// included), to weigh entity fetch targets and spot aliases that shadow
+    /// key or required fields.
+    level: &'g [Sel],
+    /// While planning key/`@requires` inputs at this level: (field, alias)
+    /// for inputs whose name a client alias already uses here.
+    input_aliases: Rc<Vec<(Name, Name)>>,
+}
+
+/// Where an entity fetch goes: a subgraph and the index of its key.
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    subgraph: SubgraphId,
+    key: usize,
+}
+
+struct Builder<'g> {
+    graph: &'g QueryGraph,
+    options: &'g PlanOptions,
+    kind: OperationKind,
+    groups: Vec<Group>,
+    entity_groups: HashMap<(SubgraphId, Vec<PathElement>, GroupId), GroupId>,
+    roots: Vec<GroupId>,
+    introspection: Vec<String>,
+    /// Selections planned so far, against [`MAX_PLANNED_SELECTIONS`].
+    planned: usize,
+}
+
+pub(crate) fn plan_operation(
+    graph: &QueryGraph,
+    options: &PlanOptions,
+    document: &ExecutableDocument,
+    operation: &Node<Operation>,
+) -> Result<QueryPlan, PlanError> {
+    let kind = match operation.operation_type {
+        apollo_compiler::ast::OperationType::Query => OperationKind::Query,
+        apollo_compiler::ast::OperationType::Mutation => OperationKind::Mutation,
+        apollo_compiler::ast::OperationType::Subscription => {
+            return Err(PlanError::SubscriptionUnsupported);
+        }
+    };
+    let selections = operation::normalize(Some(document), &operation.selection_set, 0)?;
+    let root_type = operation.selection_set.ty.clone();
+    let mut builder = Builder {
+        graph,
+        options,
+        kind,
+        groups: Vec::new(),
+        entity_groups: HashMap::new(),
+        roots: Vec::new(),
+        introspection: Vec::new(),
+        planned: 0,
+    };
+    builder.plan_root_selections(&root_type, &selections)?;
+    let node = builder.emit(operation)?;
+    Ok(QueryPlan {
+        node,
+        introspection: builder.introspection,
+    })
+}
+
+impl<'g> Builder<'g> {
+    fn plan_root_selections(
+        &mut self,
+        root_type: &Name,
+        selections: &'g [Sel],
+    ) -> Result<(), PlanError> {
+        for selection in selections {
+            match selection {
+                Sel::Field(field) => match field.name.as_str() {
+                    // The gateway answers these from the API schema.
+                    "__typename" => {}
+                    "__schema" | "__type" => {
+                        let key = field.response_key().to_string();
+                        if !self.introspection.contains(&key) {
+                            self.introspection.push(key);
+                        }
+                    }
+                    _ => self.plan_root_field(root_type, field)?,
+                },
+                // Only a fragment on the root type itself can apply here.
+                Sel::Fragment(fragment) => {
+                    self.plan_root_selections(root_type, &fragment.selections)?
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn plan_root_field(&mut self, root_type: &Name, field: &'g FieldSel) -> Result<(), PlanError> {
+        self.spend()?;
+        let labels = &self.options.override_labels;
+        let candidates = self.graph.resolvers(root_type, &field.name, labels);
+        if candidates.is_empty() {
+            return Err(unreachable(root_type, &field.name, "the root"));
+        }
+        let group = match self.kind {
+            // Mutation fields run in document order: only the last root group
+            // may take the next field.
+            OperationKind::Mutation => match self.roots.last() {
+                Some(last) if candidates.contains(&self.groups[*last].subgraph) => *last,
+                _ => {
+                    let subgraph = self.best_candidate(
+                        &candidates,
+                        &field.output_type,
+                        &field.selections,
+                        |_| false,
+                    );
+                    self.new_root(subgraph)
+                }
+            },
+            OperationKind::Query => {
+                let existing: Vec<(SubgraphId, GroupId)> = self
+                    .roots
+                    .iter()
+                    .map(|g| (self.groups[*g].subgraph, *g))
+                    .collect();
+                let subgraph =
+                    self.best_candidate(&candidates, &field.output_type, &field.selections, |s| {
+                        existing.iter().any(|(e, _)| *e == s)
+                    });
+                match existing.iter().find(|(s, _)| *s == subgraph) {
+                    Some((_, group)) => *group,
+                    None => self.new_root(subgraph),
+                }
+            }
+        };
+        self.groups[group].contribute(&field.conditions);
+        let subgraph = self.groups[group].subgraph;
+        let local = self
+            .graph
+            .local_field(root_type, &field.name, subgraph, None, labels)
+            .ok_or_else(|| {
+                PlanError::Internal(format!(
+                    "root field {root_type}.{} lost its subgraph",
+                    field.name
+                ))
+            })?;
+        let ctx = Ctx {
+            group,
+            position: Vec::new(),
+            parent_type: root_type.clone(),
+            path: Vec::new(),
+            conditions: Conditions::default(),
+            provided: None,
+            depth: 0,
+            hops: Vec::new(),
+            level: &[],
+            input_aliases: Rc::default(),
+        };
+        self.add_field_here(&ctx, field, local.provides)?;
+        Ok(())
+    }
+
+    fn new_root(&mut self, subgraph: SubgraphId) -> GroupId {
+        self.groups.push(Group {
+            subgraph,
+            entity: false,
+            path: Vec::new(),
+            deps: Vec::new(),
+            requires: SelectionSet::default(),
+            selection: SelectionSet::default(),
+            conditions: None,
+            typename_overrides: Vec::new(),
+        });
+        let id = self.groups.len() - 1;
+        self.roots.push(id);
+        id
+    }
+
+    /// Among subgraphs that resolve a field, prefer one already fetched from,
+    /// then the one that resolves most of the field's selections itself (this
+    /// is what keeps `@shareable` fields from causing needless hops).
+    fn best_candidate(
+        &self,
+        candidates: &[SubgraphId],
+        output_type: &Name,
+        selections: &[Sel],
+        already_fetched: impl Fn(SubgraphId) -> bool,
+    ) -> SubgraphId {
+        let mut best = candidates[0];
+        let mut best_score = (false, 0usize);
+        for (i, candidate) in candidates.iter().enumerate() {
+            let score = (
+                already_fetched(*candidate),
+                self.local_score(output_type, *candidate, selections, 0),
+            );
+            if i == 0 || score > best_score {
+                best = *candidate;
+                best_score = score;
+            }
+        }
+        best
+    }
+
+    /// How many of `selections` a subgraph resolves without another fetch.
+    fn local_score(
+        &self,
+        type_name: &str,
+        graph: SubgraphId,
+        selections: &[Sel],
+        depth: usize,
+    ) -> usize {
+        if depth > 6 {
+            return 0;
+        }
+        let labels = &self.options.override_labels;
+        let mut score = 0;
+        for selection in selections {
+            match selection {
+                Sel::Field(field) if field.name == "__typename" => {}
+                Sel::Field(field) => {
+                    if let Some(local) =
+                        self.graph
+                            .local_field(type_name, &field.name, graph, None, labels)
+                        && local.requires.is_none()
+                    {
+                        score += 1 + self.local_score(
+                            &field.output_type,
+                            graph,
+                            &field.selections,
+                            depth + 1,
+                        );
+                    }
+                }
+                Sel::Fragment(fragment) => {
+                    if self
+                        .graph
+                        .type_info(&fragment.type_condition)
+                        .is_some_and(|t| t.in_graph(graph))
+                    {
+                        score += self.local_score(
+                            &fragment.type_condition,
+                            graph,
+                            &fragment.selections,
+                            depth + 1,
+                        );
+                    }
+                }
+            }
+        }
+        score
+    }
+
+    /// Whether a subgraph resolves every field of `selections` itself.
+    fn available_locally(
+        &self,
+        type_name: &str,
+        graph: SubgraphId,
+        selections: &[Sel],
+        provided: Option<&'g [Sel]>,
+    ) -> bool {
+        let labels = &self.options.override_labels;
+        selections.iter().all(|selection| match selection {
+            Sel::Field(field) if field.name == "__typename" => true,
+            Sel::Field(field) => {
+                match self
+                    .graph
+                    .local_field(type_name, &field.name, graph, provided, labels)
+                {
+                    Some(local) if local.requires.is_none() => self.available_locally(
+                        &field.output_type,
+                        graph,
+                        &field.selections,
+                        local.provides,
+                    ),
+                    _ => false,
+                }
+            }
+            Sel::Fragment(fragment) => self.available_locally(
+                &fragment.type_condition,
+                graph,
+                &fragment.selections,
+                provided,
+            ),
+        })
+    }
+
+    fn subgraph_of(&self, ctx: &Ctx<'_>) -> SubgraphId {
+        self.groups[ctx.group].subgraph
+    }
+
+    /// Counts one more selection planned; refuses operations that explode.
+    fn spend(&mut self) -> Result<(), PlanError> {
+        self.planned += 1;
+        if self.planned > MAX_PLANNED_SELECTIONS {
+            return Err(PlanError::TooLarge(MAX_PLANNED_SELECTIONS));
+        }
+        Ok(())
+    }
+
+    fn set_at(
+        &mut self,
+        group: GroupId,
+        position: &[usize],
+    ) -> Result<&mut SelectionSet, PlanError> {
+        self.groups
+            .get_mut(group)
+            .and_then(|g| g.selection.at_mut(position))
+            .ok_or_else(|| PlanError::Internal("selection position out of range".to_owned()))
+    }
+
+    /// Plans selections at `ctx`; returns the groups that fetch some of them.
+    fn plan_selections(
+        &mut self,
+        ctx: &Ctx<'g>,
+        selections: &'g [Sel],
+    ) -> Result<Vec<GroupId>, PlanError> {
+        if ctx.depth > MAX_DEPTH * 2 {
+            return Err(PlanError::TooDeep(MAX_DEPTH));
+        }
+        let mut contributors = Vec::new();
+        for selection in selections {
+            let groups = match selection {
+                Sel::Field(field) => self.plan_field(ctx, field)?,
+                Sel::Fragment(fragment) => self.plan_fragment(ctx, fragment)?,
+            };
+            extend_unique(&mut contributors, groups);
+        }
+        Ok(contributors)
+    }
+
+    fn plan_fragment(
+        &mut self,
+        ctx: &Ctx<'g>,
+        fragment: &'g FragmentSel,
+    ) -> Result<Vec<GroupId>, PlanError> {
+        self.spend()?;
+        let subgraph = self.subgraph_of(ctx);
+        let condition = &fragment.type_condition;
+        if *condition == ctx.parent_type {
+            return self.plan_selections(ctx, &fragment.selections);
+        }
+        // This subgraph knows the parent only as an @interfaceObject: the
+        // implementations, and so the type condition, live elsewhere.
+        if self.graph.is_interface_object(&ctx.parent_type, subgraph) {
+            let target = self.choose_target(ctx, None, &fragment.selections, false)?;
+            let child = self.enter_entity(ctx, target, None, &Conditions::default())?;
+            return self.finish_jump(ctx, child, |builder, child_ctx| {
+                builder.plan_fragment(child_ctx, fragment)
+            });
+        }
+        // Only the object types that both the parent and the condition allow,
+        // and that this subgraph can return here, can show up.
+        let runtime: Vec<Name> = self.graph.possible_in(&ctx.parent_type, subgraph);
+        let narrowed: Vec<Name> = self
+            .graph
+            .possible_types(condition)
+            .into_iter()
+            .filter(|t| runtime.contains(t))
+            .collect();
+        if narrowed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let condition_in_subgraph = self
+            .graph
+            .type_info(condition)
+            .is_some_and(|t| t.in_graph(subgraph));
+        // Keep the condition as written only where the subgraph agrees on
+        // which types it covers; otherwise spell out the object types.
+        let subgraph_covers = condition_in_subgraph && {
+            let in_subgraph = self.graph.possible_in(condition, subgraph);
+            narrowed.iter().all(|t| in_subgraph.contains(t))
+        };
+        let targets: Vec<Name> = if subgraph_covers {
+            vec![condition.clone()]
+        } else {
+            narrowed
+        };
+        let mut contributors = Vec::new();
+        for target in targets {
+            let index = self.set_at(ctx.group, &ctx.position)?.add_fragment(&target);
+            let mut inner = ctx.clone();
+            inner.position.push(index);
+            inner.parent_type = target;
+            inner.depth += 1;
+            extend_unique(
+                &mut contributors,
+                self.plan_selections(&inner, &fragment.selections)?,
+            );
+        }
+        Ok(contributors)
+    }
+
+    fn plan_field(
+        &mut self,
+        ctx: &Ctx<'g>,
+        field: &'g FieldSel,
+    ) -> Result<Vec<GroupId>, PlanError> {
+        self.spend()?;
+        let subgraph = self.subgraph_of(ctx);
+        let labels = &self.options.override_labels;
+        let interface_object = self.graph.is_interface_object(&ctx.parent_type, subgraph);
+        if field.name == "__typename" {
+            // An @interfaceObject subgraph would answer with the interface's
+            // name; the concrete type comes from a subgraph that knows it.
+            if !interface_object {
+                return self.add_field_here(ctx, field, None);
+            }
+            if let Ok(target) = self.choose_target(ctx, None, &[], false) {
+                let child = self.enter_entity(ctx, target, None, &field.conditions)?;
+                return self.finish_jump(ctx, child, |builder, child_ctx| {
+                    builder.add_field_here(child_ctx, field, None)
+                });
+            }
+            return self.add_field_here(ctx, field, None);
+        }
+        let local = self.graph.local_field(
+            &ctx.parent_type,
+            &field.name,
+            subgraph,
+            ctx.provided,
+            labels,
+        );
+        if let Some(local) = &local
+            && local.requires.is_none()
+        {
+            // A value type (no keys anywhere) cannot be left through an entity
+            // fetch further down: when this subgraph lacks some of its fields,
+            // fetch the whole field from a subgraph that has them all.
+            if !field.selections.is_empty()
+                && !self.graph.has_keys(&field.output_type)
+                && !self.available_locally(
+                    &field.output_type,
+                    subgraph,
+                    &field.selections,
+                    local.provides,
+                )
+                && let Ok(target) = self.choose_target(ctx, Some(field), &field.selections, false)
+                && self.available_locally(
+                    &field.output_type,
+                    target.subgraph,
+                    &field.selections,
+                    self.graph
+                        .local_field(&ctx.parent_type, &field.name, target.subgraph, None, labels)
+                        .and_then(|l| l.provides),
+                )
+            {
+                return self.jump_for_field(ctx, field, target);
+            }
+            return self.add_field_here(ctx, field, local.provides);
+        }
+        if self.graph.is_abstract(&ctx.parent_type) && local.is_none() {
+            let objects = self.graph.possible_in(&ctx.parent_type, subgraph);
+            let all_local = !objects.is_empty()
+                && objects.iter().all(|object| {
+                    self.graph
+                        .local_field(object, &field.name, subgraph, ctx.provided, labels)
+                        .is_some_and(|l| l.requires.is_none())
+                });
+            // Another subgraph resolves the field on the interface itself
+            // (an entity interface or an @interfaceObject): one hop for all,
+            // unless every implementation here resolves it without a hop.
+            if !all_local
+                && let Ok(target) = self.choose_target(ctx, Some(field), &field.selections, false)
+            {
+                return self.jump_for_field(ctx, field, target);
+            }
+            // Otherwise ask for it on each concrete type this subgraph can return.
+            let mut contributors = Vec::new();
+            for object in objects {
+                let index = self.set_at(ctx.group, &ctx.position)?.add_fragment(&object);
+                let mut inner = ctx.clone();
+                inner.position.push(index);
+                inner.parent_type = object;
+                extend_unique(&mut contributors, self.plan_field(&inner, field)?);
+            }
+            return Ok(contributors);
+        }
+        let target = self.choose_target(ctx, Some(field), &field.selections, local.is_some())?;
+        self.jump_for_field(ctx, field, target)
+    }
+
+    /// Adds a field this group's subgraph resolves, then plans its selections.
+    fn add_field_here(
+        &mut self,
+        ctx: &Ctx<'g>,
+        field: &'g FieldSel,
+        provides: Option<&'g [Sel]>,
+    ) -> Result<Vec<GroupId>, PlanError> {
+        let alias = ctx
+            .input_aliases
+            .iter()
+            .find(|(name, _)| *name == field.name)
+            .map(|(_, alias)| alias)
+            .or(field.alias.as_ref());
+        let index = self.set_at(ctx.group, &ctx.position)?.add_field(
+            alias,
+            &field.name,
+            &field.arguments,
+            &field.conditions,
+        )?;
+        let response_key = alias.unwrap_or(&field.name).to_string();
+        let mut contributors = vec![ctx.group];
+        if !field.selections.is_empty() {
+            let mut inner = ctx.clone();
+            inner.position.push(index);
+            inner.parent_type = field.output_type.clone();
+            inner.path.push(PathElement::Key(response_key));
+            inner.input_aliases = Rc::default();
+            inner
+                .path
+                .extend(std::iter::repeat_n(PathElement::List, field.list_depth));
+            inner.conditions = ctx.conditions.union(&field.conditions);
+            inner.provided = provides;
+            inner.level = &field.selections;
+            inner.depth += 1;
+            extend_unique(
+                &mut contributors,
+                self.plan_selections(&inner, &field.selections)?,
+            );
+            // Everything below came from elsewhere (or narrowed away): a
+            // composite field still needs a selection to be valid.
+            let set = self.set_at(ctx.group, &inner.position)?;
+            if set.is_empty() {
+                set.add_field(None, &typename(), &[], &Conditions::default())?;
+            }
+        }
+        Ok(contributors)
+    }
+
+    /// Picks the subgraph (and key) for an entity fetch of `field` (or, with
+    /// `None`, of a type condition) on `ctx.parent_type`. Preference: a group
+    /// already going there from here; a key this subgraph can provide itself;
+    /// the target that also resolves most sibling fields (the `@shareable`
+    /// trap: one fetch instead of two); then most of the field's selections.
+    fn choose_target(
+        &self,
+        ctx: &Ctx<'g>,
+        field: Option<&FieldSel>,
+        selections: &[Sel],
+        self_requires: bool,
+    ) -> Result<Target, PlanError> {
+        let subgraph = self.subgraph_of(ctx);
+        let labels = &self.options.override_labels;
+        let type_name = &ctx.parent_type;
+        let mut best: Option<((bool, bool, usize, usize), Target)> = None;
+        for index in 0..self.graph.subgraph_count() {
+            let target = SubgraphId(index);
+            let resolves = match field {
+                Some(field) => self.graph.resolves(type_name, &field.name, target, labels),
+                // A type condition: any subgraph that knows the interface as
+                // such (not as an @interfaceObject) can resolve it.
+                None => {
+                    self.graph
+                        .type_info(type_name)
+                        .is_some_and(|t| t.in_graph(target))
+                        && !self.graph.is_interface_object(type_name, target)
+                }
+            };
+            if !resolves
+                || (target == subgraph && !self_requires)
+                || ctx.hops.iter().any(|(t, g)| t == type_name && *g == target)
+            {
+                continue;
+            }
+            let keys = self.graph.keys(type_name, target);
+            if keys.is_empty() {
+                continue;
+            }
+            let local_key = keys
+                .iter()
+                .position(|k| self.available_locally(type_name, subgraph, &k.fields, ctx.provided));
+            let existing = self
+                .entity_groups
+                .contains_key(&(target, ctx.path.clone(), ctx.group));
+            let siblings = self.sibling_score(type_name, subgraph, target, ctx.level);
+            let score = (
+                existing,
+                local_key.is_some(),
+                siblings,
+                field.map_or(0, |f| {
+                    self.local_score(&f.output_type, target, selections, 0)
+                }),
+            );
+            if best.as_ref().is_none_or(|(s, _)| score > *s) {
+                best = Some((
+                    score,
+                    Target {
+                        subgraph: target,
+                        key: local_key.unwrap_or(0),
+                    },
+                ));
+            }
+        }
+        best.map(|(_, target)| target).ok_or_else(|| {
+            unreachable(
+                type_name,
+                field.map_or("(type condition)", |f| f.name.as_str()),
+                self.graph.subgraph_name(subgraph),
+            )
+        })
+    }
+
+    /// How many sibling fields `from` cannot resolve but `target` can.
+    fn sibling_score(
+        &self,
+        type_name: &str,
+        from: SubgraphId,
+        target: SubgraphId,
+        siblings: &[Sel],
+    ) -> usize {
+        let labels = &self.options.override_labels;
+        siblings
+            .iter()
+            .map(|sel| match sel {
+                Sel::Field(f) if f.name != "__typename" => usize::from(
+                    !self.graph.resolves(type_name, &f.name, from, labels)
+                        && self.graph.resolves(type_name, &f.name, target, labels),
+                ),
+                Sel::Fragment(fragment) if fragment.type_condition == type_name => {
+                    self.sibling_score(type_name, from, target, &fragment.selections)
+                }
+                _ => 0,
+            })
+            .sum()
+    }
+
+    fn jump_for_field(
+        &mut self,
+        ctx: &Ctx<'g>,
+        field: &'g FieldSel,
+        target: Target,
+    ) -> Result<Vec<GroupId>, PlanError> {
+        let labels = &self.options.override_labels;
+        let local = self
+            .graph
+            .local_field(&ctx.parent_type, &field.name, target.subgraph, None, labels)
+            .ok_or_else(|| {
+                PlanError::Internal(format!(
+                    "{}.{} lost its subgraph",
+                    ctx.parent_type, field.name
+                ))
+            })?;
+        let child = self.enter_entity(ctx, target, local.requires, &field.conditions)?;
+        self.finish_jump(ctx, child, |builder, child_ctx| {
+            builder.add_field_here(child_ctx, field, local.provides)
+        })
+    }
+
+    /// Sets up an entity fetch from `ctx` to `target`: `__typename`, key and
+    /// `@requires` fields are planned where the parent is; the child group
+    /// (one per subgraph, merge path and parent) depends on whatever fetches
+    /// them. Returns the context inside the child group, with the groups that
+    /// provide its inputs.
+    fn enter_entity(
+        &mut self,
+        ctx: &Ctx<'g>,
+        target: Target,
+        requires: Option<&'g [Sel]>,
+        conditions: &Conditions,
+    ) -> Result<(Ctx<'g>, Vec<GroupId>), PlanError> {
+        let type_name = ctx.parent_type.clone();
+        let key = &self
+            .graph
+            .keys(&type_name, target.subgraph)
+            .get(target.key)
+            .ok_or_else(|| PlanError::Internal(format!("{type_name} lost its key")))?
+            .fields;
+        // A client alias may already use a key or required field's name for
+        // something else at this level: fetch the input under a fresh alias;
+        // `requires` then reads it from there and sends it under its name.
+        let mut renames: Vec<(Name, Name)> = Vec::new();
+        for input in key.iter().chain(requires.unwrap_or_default()) {
+            if let Sel::Field(input) = input
+                && shadowing(ctx.level, input).is_some()
+                && !renames.iter().any(|(name, _)| *name == input.name)
+            {
+                renames.push((input.name.clone(), fresh_alias(ctx.level, &input.name)?));
+            }
+        }
+        let mut input_ctx = ctx.clone();
+        input_ctx.hops.push((type_name.clone(), target.subgraph));
+        input_ctx.input_aliases = Rc::new(renames.clone());
+        self.set_at(ctx.group, &ctx.position)?.add_field(
+            None,
+            &typename(),
+            &[],
+            &Conditions::default(),
+        )?;
+        let mut inputs = self.plan_selections(&input_ctx, key)?;
+        if let Some(requires) = requires {
+            extend_unique(&mut inputs, self.plan_selections(&input_ctx, requires)?);
+        }
+
+        let child = self.entity_group(target.subgraph, &ctx.path, ctx.group);
+        let interface_object = self.graph.is_interface_object(&type_name, target.subgraph);
+        let group = &mut self.groups[child];
+        for input in &inputs {
+            if *input != child && !group.deps.contains(input) {
+                group.deps.push(*input);
+            }
+        }
+        group.contribute(&ctx.conditions.union(conditions));
+        if interface_object && !group.typename_overrides.contains(&type_name.to_string()) {
+            group.typename_overrides.push(type_name.to_string());
+        }
+        let fragment = group.requires.add_fragment(&type_name);
+        if let Some(set) = group.requires.at_mut(&[fragment]) {
+            set.add_field(None, &typename(), &[], &Conditions::default())?;
+            merge_plain(set, key, &renames)?;
+            if let Some(requires) = requires {
+                merge_plain(set, requires, &renames)?;
+            }
+        }
+        let fragment = group.selection.add_fragment(&type_name);
+        let child_ctx = Ctx {
+            group: child,
+            position: vec![fragment],
+            parent_type: type_name,
+            path: ctx.path.clone(),
+            conditions: ctx.conditions.clone(),
+            provided: None,
+            depth: ctx.depth + 1,
+            // The payload is a field the target resolves: progress, not a
+            // cycle. Only input planning (keys, requires) tracks hops.
+            hops: Vec::new(),
+            level: ctx.level,
+            // Inputs fetched through a further hop keep their aliases there.
+            input_aliases: ctx.input_aliases.clone(),
+        };
+        Ok((child_ctx, inputs))
+    }
+
+    /// Plans the payload inside the child group; the result counts both the
+    /// groups that fetched inputs and those that fetched the payload.
+    fn finish_jump(
+        &mut self,
+        ctx: &Ctx<'g>,
+        (child_ctx, mut inputs): (Ctx<'g>, Vec<GroupId>),
+        payload: impl FnOnce(&mut Self, &Ctx<'g>) -> Result<Vec<GroupId>, PlanError>,
+    ) -> Result<Vec<GroupId>, PlanError> {
+        let planned = payload(self, &child_ctx)?;
+        extend_unique(&mut inputs, planned);
+        if !inputs.contains(&ctx.group) {
+            inputs.push(ctx.group);
+        }
+        Ok(inputs)
+    }
+
+    fn entity_group(
+        &mut self,
+        subgraph: SubgraphId,
+        path: &[PathElement],
+        parent: GroupId,
+    ) -> GroupId {
+        let key = (subgraph, path.to_vec(), parent);
+        if let Some(id) = self.entity_groups.get(&key) {
+            return *id;
+        }
+        self.groups.push(Group {
+            subgraph,
+            entity: true,
+            path: path.to_vec(),
+            deps: vec![parent],
+            requires: SelectionSet::default(),
+            selection: SelectionSet::default(),
+            conditions: None,
+            typename_overrides: Vec::new(),
+        });
+        let id = self.groups.len() - 1;
+        self.entity_groups.insert(key, id);
+        id
+    }
+
+    // ---- emission -------------------------------------------------------
+
+    fn emit(&self, operation: &Operation) -> Result<Option<PlanNode>, PlanError> {
+        let mut emitted: HashSet<GroupId> = HashSet::new();
+        let mut completed: HashSet<GroupId> = HashSet::new();
+        let top = Conditions::default();
+        let mut dependents: Vec<Vec<GroupId>> = vec![Vec::new(); self.groups.len()];
+        for (id, group) in self.groups.iter().enumerate() {
+            for dep in &group.deps {
+                if let Some(list) = dependents.get_mut(*dep) {
+                    list.push(id);
+                }
+            }
+        }
+        let node = match self.kind {
+            OperationKind::Mutation => {
+                let mut steps = Vec::new();
+                for root in &self.roots {
+                    if let Some(node) = self.emit_stages(
+                        vec![*root],
+                        &mut completed,
+                        &dependents,
+                        &mut emitted,
+                        &top,
+                        operation,
+                    )? {
+                        steps.push(node);
+                    }
+                }
+                sequence(steps)
+            }
+            OperationKind::Query => self.emit_stages(
+                self.roots.clone(),
+                &mut completed,
+                &dependents,
+                &mut emitted,
+                &top,
+                operation,
+            )?,
+        };
+        if emitted.len() != self.groups.len() {
+            return Err(PlanError::Internal(
+                "fetch groups depend on each other in a cycle".to_owned(),
+            ));
+        }
+        Ok(node)
+    }
+
+    /// Runs `ready` in parallel, each followed by the groups that wait only
+    /// for it; then, stage by stage, groups that waited for several.
+    fn emit_stages(
+        &self,
+        ready: Vec<GroupId>,
+        completed: &mut HashSet<GroupId>,
+        dependents: &[Vec<GroupId>],
+        emitted: &mut HashSet<GroupId>,
+        active: &Conditions,
+        operation: &Operation,
+    ) -> Result<Option<PlanNode>, PlanError> {
+        let mut stages = Vec::new();
+        let mut current = ready;
+        let mut waiting: Vec<GroupId> = Vec::new();
+        while !current.is_empty() {
+            let before: HashSet<GroupId> = completed.clone();
+            let mut stage = Vec::new();
+            for group in current {
+                if emitted.contains(&group) {
+                    continue;
+                }
+                let node = self.emit_subtree(
+                    group,
+                    &before,
+                    &mut Vec::new(),
+                    dependents,
+                    emitted,
+                    &mut waiting,
+                    active,
+                    operation,
+                )?;
+                stage.extend(node);
+            }
+            completed.extend(emitted.iter().copied());
+            if let Some(node) = parallel(stage) {
+                stages.push(node);
+            }
+            waiting.retain(|g| !emitted.contains(g));
+            current = waiting
+                .iter()
+                .copied()
+                .filter(|g| self.groups[*g].deps.iter().all(|d| completed.contains(d)))
+                .collect();
+            current.dedup();
+            waiting.retain(|g| !current.contains(g));
+        }
+        Ok(sequence(stages))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emit_subtree(
+        &self,
+        group: GroupId,
+        before: &HashSet<GroupId>,
+        chain: &mut Vec<GroupId>,
+        dependents: &[Vec<GroupId>],
+        emitted: &mut HashSet<GroupId>,
+        waiting: &mut Vec<GroupId>,
+        active: &Conditions,
+        operation: &Operation,
+    ) -> Result<Option<PlanNode>, PlanError> {
+        emitted.insert(group);
+        chain.push(group);
+        let conditions = self.groups[group].conditions.clone().unwrap_or_default();
+        let inner_active = active.union(&conditions);
+        let mut children = Vec::new();
+        for &id in &dependents[group] {
+            let child = &self.groups[id];
+            if emitted.contains(&id) {
+                continue;
+            }
+            let ready = child
+                .deps
+                .iter()
+                .all(|d| before.contains(d) || chain.contains(d));
+            if ready {
+                children.extend(self.emit_subtree(
+                    id,
+                    before,
+                    chain,
+                    dependents,
+                    emitted,
+                    waiting,
+                    &inner_active,
+                    operation,
+                )?);
+            } else if !waiting.contains(&id) {
+                waiting.push(id);
+            }
+        }
+        chain.pop();
+        // A group whose fragments all narrowed away fetches nothing.
+        let mut steps: Vec<PlanNode> = self.fetch_node(group, operation)?.into_iter().collect();
+        steps.extend(parallel(children));
+        Ok(sequence(steps).map(|node| wrap_conditions(node, &conditions.minus(active))))
+    }
+
+    fn fetch_node(
+        &self,
+        id: GroupId,
+        operation: &Operation,
+    ) -> Result<Option<PlanNode>, PlanError> {
+        let group = &self.groups[id];
+        let mut selection = group.selection.clone();
+        selection.drop_empty_fragments();
+        if selection.is_empty() {
+            return Ok(None);
+        }
+        let mut variables = Vec::new();
+        selection.variables(&mut variables);
+        let definitions: Vec<String> = variables
+            .iter()
+            .filter_map(|name| operation.variables.iter().find(|v| v.name == *name))
+            .map(|v| match &v.default_value {
+                Some(default) => format!("${}: {} = {}", v.name, v.ty, default),
+                None => format!("${}: {}", v.name, v.ty),
+            })
+            .collect();
+        let kind = if group.entity {
+            OperationKind::Query
+        } else {
+            self.kind
+        };
+        let keyword = match kind {
+            OperationKind::Query => "query",
+            OperationKind::Mutation => "mutation",
+        };
+        let name = operation
+            .name
+            .as_ref()
+            .map(|n| {
+                let service: String = self
+                    .graph
+                    .subgraph_name(group.subgraph)
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                    .collect();
+                format!(" {n}__{service}__{id}")
+            })
+            .unwrap_or_default();
+        let text = if group.entity {
+            let mut all = vec!["$representations: [_Any!]!".to_owned()];
+            all.extend(definitions);
+            format!(
+                "{keyword}{name}({}) {{ _entities(representations: $representations) {} }}",
+                all.join(", "),
+                selection
+            )
+        } else if definitions.is_empty() {
+            format!("{keyword}{name} {}", selection)
+        } else {
+            format!("{keyword}{name}({}) {}", definitions.join(", "), selection)
+        };
+        let fetch = PlanNode::Fetch(FetchNode {
+            subgraph: group.subgraph,
+            service_name: self.graph.subgraph_name(group.subgraph).to_owned(),
+            operation_kind: kind,
+            operation: text,
+            variable_usages: variables.iter().map(|v| v.to_string()).collect(),
+            requires: group.entity.then(|| group.requires.clone()),
+            selection,
+            typename_overrides: group.typename_overrides.clone(),
+        });
+        Ok(Some(if group.entity {
+            PlanNode::Flatten(FlattenNode {
+                path: group.path.clone(),
+                node: Box::new(fetch),
+            })
+        } else {
+            fetch
+        }))
+    }
+}
+
+/// Copies a field set into a selection set as is (inputs need no planning
+/// there), with the aliases its top-level fields were fetched under.
+fn merge_plain(
+    set: &mut SelectionSet,
+    selections: &[Sel],
+    renames: &[(Name, Name)],
+) -> Result<(), PlanError> {
+    for selection in selections {
+        let (index, inner) = match selection {
+            Sel::Field(field) => {
+                let alias = renames
+                    .iter()
+                    .find(|(name, _)| *name == field.name)
+                    .map(|(_, alias)| alias)
+                    .or(field.alias.as_ref());
+                (
+                    set.add_field(alias, &field.name, &field.arguments, &Conditions::default())?,
+                    &field.selections,
+                )
+            }
+            Sel::Fragment(fragment) => (
+                set.add_fragment(&fragment.type_condition),
+                &fragment.selections,
+            ),
+        };
+        if let Some(nested) = set.at_mut(&[index]) {
+            merge_plain(nested, inner, &[])?;
+        }
+    }
+    Ok(())
+}
+
+/// `sy_<name>`, or `sy_<name>_<n>` when the client uses that too.
+fn fresh_alias(level: &[Sel], name: &Name) -> Result<Name, PlanError> {
+    fn used(level: &[Sel], key: &str) -> bool {
+        level.iter().any(|sel| match sel {
+            Sel::Field(f) => f.response_key() == key,
+            Sel::Fragment(fragment) => used(&fragment.selections, key),
+        })
+    }
+    let mut candidate = format!("sy_{name}");
+    let mut n = 0;
+    while used(level, &candidate) {
+        n += 1;
+        candidate = format!("sy_{name}_{n}");
+    }
+    Name::new(&candidate).map_err(|e| PlanError::Internal(e.to_string()))
+}
+
+/// A client field at this level that uses `input`'s name as its response key
+/// for something else: both would land on the same key of the merged data.
+fn shadowing<'s>(level: &'s [Sel], input: &FieldSel) -> Option<&'s FieldSel> {
+    level.iter().find_map(|sel| match sel {
+        Sel::Field(f) => (f.response_key() == &input.name
+            && (f.name != input.name || f.arguments != input.arguments))
+            .then_some(f),
+        Sel::Fragment(fragment) => shadowing(&fragment.selections, input),
+    })
+}
+
+fn wrap_conditions(node: PlanNode, conditions: &Conditions) -> PlanNode {
+    conditions.0.iter().rev().fold(
+        node,
+        |node,
+         Condition {
+             variable,
+             include_when,
+         }| {
+            let boxed = Some(Box::new(node));
+            PlanNode::Condition(ConditionNode {
+                variable: variable.to_string(),
+                if_true: if *include_when { boxed.clone() } else { None },
+                if_false: if *include_when { None } else { boxed },
+            })
+        },
+    )
+}
+
+fn sequence(mut nodes: Vec<PlanNode>) -> Option<PlanNode> {
+    let mut flat = Vec::new();
+    for node in nodes.drain(..) {
+        match node {
+            PlanNode::Sequence(inner) => flat.extend(inner),
+            other => flat.push(other),
+        }
+    }
+    match flat.len() {
+        0 => None,
+        1 => flat.pop(),
+        _ => Some(PlanNode::Sequence(flat)),
+    }
+}
+
+fn parallel(mut nodes: Vec<PlanNode>) -> Option<PlanNode> {
+    let mut flat = Vec::new();
+    for node in nodes.drain(..) {
+        match node {
+            PlanNode::Parallel(inner) => flat.extend(inner),
+            other => flat.push(other),
+        }
+    }
+    match flat.len() {
+        0 => None,
+        1 => flat.pop(),
+        _ => Some(PlanNode::Parallel(flat)),
+    }
+}
+
+fn extend_unique(into: &mut Vec<GroupId>, from: Vec<GroupId>) {
+    for id in from {
+        if !into.contains(&id) {
+            into.push(id);
+        }
+    }
+}
+
+fn typename() -> Name {
+    apollo_compiler::name!("__typename")
+}
+
+fn unreachable(type_name: &str, field: &str, from: &str) -> PlanError {
+    PlanError::UnreachableField {
+        type_name: type_name.to_owned(),
+        field: field.to_owned(),
+        from: from.to_owned(),
+    }
+}

@@ -1,0 +1,255 @@
+//! The gateway's HTTP surface (GraphQL over HTTP): `POST` and `GET` on
+//! `/graphql` and `/`, GraphiQL for browsers, `/health`, `/ready`, and the
+//! supergraph file watcher that hot-swaps the schema.
+
+mod pipeline;
+
+use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, Query, State},
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use serde_json::{Map, Value, json};
+use tower_http::trace::TraceLayer;
+
+pub use pipeline::{Gateway, GraphQLRequest, LoadError, Loaded, RequestMeta};
+
+use crate::error::RequestError;
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+const PLAN_HEADER: &str = "x-switchyard-plan";
+
+/// The routes, over a shared [`Gateway`].
+pub fn app(gateway: Arc<Gateway>) -> Router {
+    let body_limit = gateway.config.max_body_bytes;
+    Router::new()
+        .route("/", get(graphql_get).post(graphql_post))
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route(
+            "/health",
+            get(|| async { Json(json!({ "status": "pass" })) }),
+        )
+        .route("/ready", get(ready))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TraceLayer::new_for_http())
+        .with_state(gateway)
+}
+
+async fn ready(State(gateway): State<Arc<Gateway>>) -> Response {
+    match gateway.current() {
+        Some(_) => Json(json!({ "status": "ready" })).into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "no supergraph loaded" })),
+        )
+            .into_response(),
+    }
+}
+
+async fn graphql_post(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let accept_gql = accepts_graphql_response(&headers);
+    let request = match parse_post(&headers, &body) {
+        Ok(r) => r,
+        Err(e) => return error_response(&e, accept_gql),
+    };
+    run(&gateway, request, &headers, false, accept_gql).await
+}
+
+async fn graphql_get(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let accept_gql = accepts_graphql_response(&headers);
+    let wants_html = header_str(&headers, header::ACCEPT).is_some_and(|a| a.contains("text/html"));
+    if wants_html && !params.contains_key("query") {
+        return Html(
+            async_graphql::http::GraphiQLSource::build()
+                .endpoint("/graphql")
+                .title("Switchyard")
+                .finish(),
+        )
+        .into_response();
+    }
+    let request = match parse_get(&params) {
+        Ok(r) => r,
+        Err(e) => return error_response(&e, accept_gql),
+    };
+    run(&gateway, request, &headers, true, accept_gql).await
+}
+
+async fn run(
+    gateway: &Gateway,
+    request: GraphQLRequest,
+    headers: &HeaderMap,
+    is_get: bool,
+    accept_gql: bool,
+) -> Response {
+    let meta = RequestMeta {
+        is_get,
+        want_plan: header_str(headers, PLAN_HEADER).is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        forward_headers: forwarded(headers),
+    };
+    match gateway.execute(request, meta).await {
+        Ok(body) => json_response(StatusCode::OK, &body, accept_gql),
+        Err(e) => error_response(&e, accept_gql),
+    }
+}
+
+/// Headers passed on to subgraphs: trace context only, for now.
+fn forwarded(headers: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for name in [
+        HeaderName::from_static("traceparent"),
+        HeaderName::from_static("tracestate"),
+    ] {
+        if let Some(value) = headers.get(&name) {
+            out.insert(name, value.clone());
+        }
+    }
+    out
+}
+
+fn parse_post(headers: &HeaderMap, body: &[u8]) -> Result<GraphQLRequest, RequestError> {
+    if let Some(content_type) = header_str(headers, header::CONTENT_TYPE) {
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if essence != "application/json" && essence != "application/graphql+json" {
+            return Err(RequestError::UnsupportedMediaType(content_type.to_owned()));
+        }
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| RequestError::BadRequest(format!("request body is not valid JSON: {e}")))?;
+    let Value::Object(mut object) = value else {
+        return Err(RequestError::BadRequest(
+            "request body must be a JSON object".into(),
+        ));
+    };
+    let query = match object.remove("query") {
+        Some(Value::String(q)) => q,
+        Some(_) => return Err(RequestError::BadRequest("`query` must be a string".into())),
+        None => return Err(RequestError::BadRequest("missing `query`".into())),
+    };
+    let operation_name = match object.remove("operationName") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(n)) => Some(n),
+        Some(_) => {
+            return Err(RequestError::BadRequest(
+                "`operationName` must be a string".into(),
+            ));
+        }
+    };
+    let variables = match object.remove("variables") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(v)) => v,
+        Some(_) => {
+            return Err(RequestError::BadRequest(
+                "`variables` must be an object".into(),
+            ));
+        }
+    };
+    Ok(GraphQLRequest {
+        query,
+        operation_name,
+        variables,
+    })
+}
+
+fn parse_get(params: &HashMap<String, String>) -> Result<GraphQLRequest, RequestError> {
+    let query = params
+        .get("query")
+        .cloned()
+        .ok_or_else(|| RequestError::BadRequest("missing `query`".into()))?;
+    let variables = match params.get("variables").map(String::as_str) {
+        None | Some("") => Map::new(),
+        Some(raw) => match serde_json::from_str::<Value>(raw) {
+            Ok(Value::Object(v)) => v,
+            Ok(Value::Null) => Map::new(),
+            _ => {
+                return Err(RequestError::BadRequest(
+                    "`variables` must be a JSON object".into(),
+                ));
+            }
+        },
+    };
+    Ok(GraphQLRequest {
+        query,
+        operation_name: params
+            .get("operationName")
+            .filter(|n| !n.is_empty())
+            .cloned(),
+        variables,
+    })
+}
+
+fn accepts_graphql_response(headers: &HeaderMap) -> bool {
+    header_str(headers, header::ACCEPT).is_some_and(|a| a.contains(GRAPHQL_RESPONSE_JSON))
+}
+
+fn header_str(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn error_response(error: &RequestError, accept_gql: bool) -> Response {
+    let mut response = json_response(
+        error.status(accept_gql),
+        &json!({ "errors": error.to_errors() }),
+        accept_gql,
+    );
+    if matches!(error, RequestError::MutationOverGet) {
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    }
+    response
+}
+
+fn json_response(status: StatusCode, body: &Value, accept_gql: bool) -> Response {
+    let content_type = if accept_gql {
+        "application/graphql-response+json; charset=utf-8"
+    } else {
+        "application/json; charset=utf-8"
+    };
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    (status, [(header::CONTENT_TYPE, content_type)], bytes).into_response()
+}
+
+/// Checks the supergraph file every `interval`; a changed file that loads
+/// replaces the schema, one that does not is logged and the old one serves on.
+pub async fn watch_supergraph(gateway: Arc<Gateway>, path: PathBuf, interval: Duration) {
+    {
+        let mut last = std::fs::read(&path).ok();
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let Ok(now) = tokio::fs::read(&path).await else {
+                continue;
+            };
+            if last.as_deref() == Some(now.as_slice()) {
+                continue;
+            }
+            last = Some(now.clone());
+            let sdl = String::from_utf8_lossy(&now);
+            match gateway.load(&sdl) {
+                Ok(()) => tracing::info!(path = %path.display(), "supergraph reloaded"),
+                Err(e) => {
+                    tracing::error!(path = %path.display(), error = %e, "new supergraph rejected; keeping the old one")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! One request through the gateway: parse → validate → plan (cached) →
+//! coerce variables → execute → shape. Also holds the loaded supergraph and
+//! swaps it atomically on reload.
+
+use std::sync::{Arc, RwLock};
+
+use apollo_compiler::{
+    ExecutableDocument, Name,
+    collections::HashMap,
+    response::{JsonMap, JsonValue},
+    schema::Implementers,
+    validation::Valid,
+};
+use reqwest::header::HeaderMap;
+use serde_json::{Map, Value, json};
+
+use crate::{
+    config::GatewayConfig,
+    error::RequestError,
+    executor::{Executor, json::deep_merge, shape::Shaper},
+    planner::{self, PlanError, PlanOptions, Planner, QueryPlan},
+    supergraph::{Supergraph, SupergraphError},
+};
+
+/// Why a supergraph could not be put into service.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Supergraph(#[from] SupergraphError),
+    #[error("cannot plan against this supergraph: {0}")]
+    Planner(#[from] PlanError),
+}
+
+/// Everything derived from one supergraph; replaced whole on reload.
+pub struct Loaded {
+    pub supergraph: Arc<Supergraph>,
+    planner: Planner,
+    executor: Executor,
+    implementers: HashMap<Name, Implementers>,
+    plans: PlanCache,
+}
+
+/// Keyed by operation text and operation name; invalid operations are cached too.
+type PlanCache = moka::sync::Cache<(String, Option<String>), Arc<Result<Prepared, RequestError>>>;
+
+/// A validated operation and its plan, cached per operation text and name.
+pub struct Prepared {
+    document: Valid<ExecutableDocument>,
+    plan: QueryPlan,
+    plan_text: String,
+}
+
+/// A client's GraphQL request, from a POST body or GET query parameters.
+#[derive(Debug, Default)]
+pub struct GraphQLRequest {
+    pub query: String,
+    pub operation_name: Option<String>,
+    pub variables: Map<String, Value>,
+}
+
+/// What the HTTP layer needs to know besides the request.
+pub struct RequestMeta {
+    pub is_get: bool,
+    pub want_plan: bool,
+    pub forward_headers: HeaderMap,
+}
+
+/// The gateway's shared state.
+pub struct Gateway {
+    pub config: GatewayConfig,
+    http: reqwest::Client,
+    current: RwLock<Option<Arc<Loaded>>>,
+}
+
+impl Gateway {
+    pub fn new(config: GatewayConfig, http: reqwest::Client) -> Self {
+        Self {
+            config,
+            http,
+            current: RwLock::new(None),
+        }
+    }
+
+    pub fn current(&self) -> Option<Arc<Loaded>> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Builds everything for `sdl`, then swaps it in; requests in flight finish
+    /// on the supergraph they started with. On error the old one stays.
+    pub fn load(&self, sdl: &str) -> Result<(), LoadError> {
+        let supergraph = Arc::new(Supergraph::parse(sdl)?);
+        let planner = Planner::new(supergraph.clone())?;
+        let urls = &self.config.subgraph_urls;
+        let executor = Executor::new(
+            supergraph.clone(),
+            self.http.clone(),
+            self.config.subgraph_timeout(),
+            |name| urls.get(name).cloned(),
+        );
+        let implementers = supergraph.api_schema().implementers_map();
+        let loaded = Loaded {
+            supergraph,
+            planner,
+            executor,
+            implementers,
+            plans: moka::sync::Cache::new(self.config.plan_cache_capacity),
+        };
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(loaded));
+        Ok(())
+    }
+
+    /// Runs one request; `Err` is a request error (no `data` in the response).
+    pub async fn execute(
+        &self,
+        request: GraphQLRequest,
+        meta: RequestMeta,
+    ) -> Result<Value, RequestError> {
+        let loaded = self.current().ok_or(RequestError::NotReady)?;
+        let prepared = loaded.prepare(&request.query, request.operation_name.as_deref());
+        let prepared = prepared.as_ref().as_ref().map_err(Clone::clone)?;
+        let operation = prepared
+            .document
+            .operations
+            .get(request.operation_name.as_deref())
+            .map_err(|e| {
+                RequestError::Validation(vec![json!({ "message": e.message().to_string() })])
+            })?;
+        if meta.is_get && !operation.operation_type.is_query() {
+            return Err(RequestError::MutationOverGet);
+        }
+        let api_schema = loaded.supergraph.api_schema();
+        let raw: JsonMap = request
+            .variables
+            .into_iter()
+            .map(|(k, v)| (k.into(), JsonValue::from(v)))
+            .collect();
+        let coerced = apollo_compiler::request::coerce_variable_values(api_schema, operation, &raw)
+            .map_err(|e| RequestError::Variables(e.message().to_string()))?;
+        let variables: Map<String, Value> = coerced
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    serde_json::to_value(v).unwrap_or(Value::Null),
+                )
+            })
+            .collect();
+
+        let mut execution = loaded
+            .executor
+            .execute(&prepared.plan, &variables, &meta.forward_headers)
+            .await;
+        if !prepared.plan.introspection.is_empty() {
+            if !self.config.introspection {
+                return Err(RequestError::IntrospectionDisabled);
+            }
+            apollo_compiler::introspection::check_max_depth(&prepared.document, operation)
+                .map_err(|e| {
+                    RequestError::Validation(vec![json!({ "message": e.message().to_string() })])
+                })?;
+            match apollo_compiler::introspection::partial_execute(
+                api_schema,
+                &loaded.implementers,
+                &prepared.document,
+                operation,
+                &coerced,
+            ) {
+                Ok(response) => {
+                    if let Some(data) = response.data {
+                        deep_merge(
+                            &mut execution.data,
+                            serde_json::to_value(data).unwrap_or(Value::Null),
+                        );
+                    }
+                    execution.errors.extend(
+                        response
+                            .errors
+                            .into_iter()
+                            .filter_map(|e| serde_json::to_value(e).ok()),
+                    );
+                }
+                Err(e) => {
+                    return Err(RequestError::Validation(vec![
+                        json!({ "message": e.message().to_string() }),
+                    ]));
+                }
+            }
+        }
+        let mut errors = execution.errors;
+        let shaper = Shaper {
+            schema: api_schema,
+            document: &prepared.document,
+            variables: &variables,
+        };
+        let data = shaper.shape(operation, &execution.data, &mut errors);
+        let mut body = Map::new();
+        if !errors.is_empty() {
+            body.insert("errors".into(), Value::Array(errors));
+        }
+        body.insert("data".into(), data);
+        if meta.want_plan && self.config.expose_query_plan {
+            body.insert(
+                "extensions".into(),
+                json!({ "queryPlan": prepared.plan_text }),
+            );
+        }
+        Ok(Value::Object(body))
+    }
+}
+
+impl Loaded {
+    /// Parses, validates and plans, or answers from the plan cache.
+    fn prepare(
+        &self,
+        query: &str,
+        operation_name: Option<&str>,
+    ) -> Arc<Result<Prepared, RequestError>> {
+        let key = (query.to_owned(), operation_name.map(str::to_owned));
+        self.plans.get_with(key, || {
+            Arc::new(self.prepare_uncached(query, operation_name))
+        })
+    }
+
+    fn prepare_uncached(
+        &self,
+        query: &str,
+        operation_name: Option<&str>,
+    ) -> Result<Prepared, RequestError> {
+        let schema = self.supergraph.api_schema();
+        let ast = planner::parser()
+            .parse_ast(query, "operation.graphql")
+            .map_err(|e| RequestError::Parse(diagnostics(&e.errors)))?;
+        let document = ast
+            .to_executable_validate(schema)
+            .map_err(|e| RequestError::Validation(diagnostics(&e.errors)))?;
+        let plan = self
+            .planner
+            .plan(&document, operation_name, &PlanOptions::default())
+            .map_err(|e| match e {
+                PlanError::InvalidOperation(m) | PlanError::UnknownOperation(m) => {
+                    RequestError::Validation(vec![json!({ "message": m })])
+                }
+                PlanError::SubscriptionUnsupported => RequestError::Validation(vec![
+                    json!({ "message": "subscriptions are not supported" }),
+                ]),
+                other => RequestError::Planning(other.to_string()),
+            })?;
+        let plan_text = plan.to_string();
+        Ok(Prepared {
+            document,
+            plan,
+            plan_text,
+        })
+    }
+
+    /// The plan of an operation as text, for `switchyard plan` and tests.
+    pub fn plan_text(
+        &self,
+        query: &str,
+        operation_name: Option<&str>,
+    ) -> Result<String, RequestError> {
+        match self.prepare(query, operation_name).as_ref() {
+            Ok(prepared) => Ok(prepared.plan_text.clone()),
+            Err(e) => Err(e.clone()),
+        }
+    }
+}
+
+fn diagnostics(errors: &apollo_compiler::validation::DiagnosticList) -> Vec<Value> {
+    errors
+        .iter()
+        .take(planner::MAX_REPORTED_ERRORS)
+        .map(|d| {
+            serde_json::to_value(d.to_json())
+                .unwrap_or_else(|_| json!({ "message": d.error.to_string() }))
+        })
+        .collect()
+}

@@ -1,0 +1,508 @@
+//! End to end: the three real subgraphs (seeded SQLite, on port 0) behind the
+//! gateway serving the committed `schema/supergraph.graphql`.
+
+use std::{path::Path, sync::Arc};
+
+use gateway::{Gateway, GatewayConfig};
+use kit::{SubgraphConfig, demo, testing::TestServer};
+use notifications::Notifications;
+use orders::Orders;
+use serde_json::{Value, json};
+use tokio::{net::TcpListener, sync::oneshot};
+use users::Users;
+
+struct Federation {
+    url: String,
+    client: reqwest::Client,
+    subgraphs: Vec<(&'static str, TestServer)>,
+    _gateway: Arc<Gateway>,
+    stop: Option<oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+fn seeded(config: &mut SubgraphConfig) {
+    config.seed = true;
+}
+
+impl Federation {
+    async fn start(tune: impl FnOnce(&mut GatewayConfig)) -> Self {
+        kit::install_crypto_provider();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = |name: &str| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join(format!("{name}.db")).display()
+            )
+        };
+        let subgraphs = vec![
+            (
+                "users",
+                TestServer::start::<Users>(url("users"), "sqlite", &seeded).await,
+            ),
+            (
+                "orders",
+                TestServer::start::<Orders>(url("orders"), "sqlite", &seeded).await,
+            ),
+            (
+                "notifications",
+                TestServer::start::<Notifications>(url("notifications"), "sqlite", &seeded).await,
+            ),
+        ];
+        let mut config = GatewayConfig::default();
+        for (name, server) in &subgraphs {
+            config
+                .subgraph_urls
+                .insert((*name).to_owned(), format!("{}/graphql", server.base));
+        }
+        tune(&mut config);
+        let sdl = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/supergraph.graphql"),
+        )
+        .expect("committed supergraph");
+        let gateway = gateway::build(config, &sdl).expect("gateway builds");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/graphql", listener.local_addr().expect("addr"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(gateway::serve(listener, gateway.clone(), async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            url,
+            client: reqwest::Client::new(),
+            subgraphs,
+            _gateway: gateway,
+            stop: Some(stop),
+            _dir: dir,
+        }
+    }
+
+    async fn post(&self, body: Value, accept: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .post(&self.url)
+            .header("accept", accept)
+            .json(&body)
+            .send()
+            .await
+            .expect("sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("JSON body"))
+    }
+
+    async fn gql(&self, query: &str, variables: Value) -> Value {
+        self.post(
+            json!({ "query": query, "variables": variables }),
+            "application/json",
+        )
+        .await
+        .1
+    }
+
+    async fn stop_subgraph(&mut self, name: &str) {
+        let at = self
+            .subgraphs
+            .iter()
+            .position(|(n, _)| *n == name)
+            .expect("known subgraph");
+        self.subgraphs.remove(at).1.stop().await;
+    }
+}
+
+impl Drop for Federation {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// What the demo data set says users 1..=n look like across the three subgraphs.
+fn expected_users(n: usize) -> Value {
+    let orders = demo::orders();
+    let notifications = demo::notifications();
+    let edges: Vec<Value> = demo::users()
+        .into_iter()
+        .take(n)
+        .enumerate()
+        .map(|(i, user)| {
+            let user_id = i as i32 + 1;
+            let user_orders: Vec<Value> = orders
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| o.user_id == user_id)
+                .map(|(j, o)| {
+                    let order_id = j as i32 + 1;
+                    let total: i64 = o.items.iter().map(|it| i64::from(it.quantity) * it.unit_price_cents).sum();
+                    json!({ "node": {
+                        "id": order_id.to_string(),
+                        "totalCents": total,
+                        "status": o.status,
+                        "items": o.items.iter().map(|it| json!({ "sku": it.sku, "quantity": it.quantity })).collect::<Vec<_>>(),
+                        "notifications": notifications.iter().filter(|n| n.order_id == Some(order_id))
+                            .map(|n| json!({ "title": n.title, "read": n.read })).collect::<Vec<_>>(),
+                    }})
+                })
+                .collect();
+            let unread = notifications.iter().filter(|n| n.user_id == user_id && !n.read).count();
+            json!({ "node": {
+                "id": user_id.to_string(),
+                "name": user.name,
+                "orders": { "edges": user_orders },
+                "unreadNotificationCount": unread,
+            }})
+        })
+        .collect();
+    json!({ "users": { "edges": edges, "pageInfo": { "hasNextPage": true } } })
+}
+
+const SPANNING: &str = "query Span($n: Int) {
+  users(first: $n) {
+    edges { node {
+      id name
+      orders { edges { node { id totalCents status items { sku quantity } notifications { title read } } } }
+      unreadNotificationCount
+    } }
+    pageInfo { hasNextPage }
+  }
+}";
+
+#[tokio::test]
+async fn a_query_across_users_orders_and_notifications_returns_exactly_the_demo_data() {
+    let fed = Federation::start(|_| {}).await;
+    let response = fed.gql(SPANNING, json!({ "n": 5 })).await;
+    assert!(response.get("errors").is_none(), "{response:#}");
+    assert_eq!(response["data"], expected_users(5));
+    // Field order is the client's.
+    let text = serde_json::to_string(&response["data"]["users"]["edges"][0]["node"]).unwrap();
+    let keys: Vec<usize> = [
+        "\"id\"",
+        "\"name\"",
+        "\"orders\"",
+        "\"unreadNotificationCount\"",
+    ]
+    .iter()
+    .map(|k| text.find(k).unwrap())
+    .collect();
+    assert!(keys.windows(2).all(|w| w[0] < w[1]), "{text}");
+}
+
+#[tokio::test]
+async fn entity_fetches_are_batched_not_one_per_user() {
+    let fed = Federation::start(|_| {}).await;
+    let orders = &fed.subgraphs[1].1;
+    let notifications = &fed.subgraphs[2].1;
+    let before = (
+        orders.metric("http_requests_total", &[]).await,
+        notifications.metric("http_requests_total", &[]).await,
+    );
+    let response = fed.gql(SPANNING, json!({ "n": 50 })).await;
+    assert_eq!(response["data"], {
+        let mut all = expected_users(50);
+        all["users"]["pageInfo"]["hasNextPage"] = json!(false);
+        all
+    });
+    // Requests counted include the /metrics reads themselves: one before, one after.
+    let orders_requests = orders.metric("http_requests_total", &[]).await - before.0 - 1.0;
+    let notification_requests =
+        notifications.metric("http_requests_total", &[]).await - before.1 - 1.0;
+    assert_eq!(
+        orders_requests, 1.0,
+        "one _entities call to orders for 50 users"
+    );
+    assert_eq!(
+        notification_requests, 2.0,
+        "one for the users' counts, one for the orders' notifications"
+    );
+}
+
+#[tokio::test]
+async fn aliases_fragments_typename_variables_and_introspection_work_through_the_gateway() {
+    let fed = Federation::start(|_| {}).await;
+    let query = r#"
+      query Q($id: ID!, $withOrders: Boolean!) {
+        __typename
+        __type(name: "User") { name kind }
+        someone: user(id: $id) { ...Basics orderCount ... on User @include(if: $withOrders) { orders(first: 1) { edges { node { __typename total: totalCents } } } } }
+        nobody: user(id: "999") { name }
+      }
+      fragment Basics on User { __typename handle: name }"#;
+    let with = fed
+        .gql(query, json!({ "id": "2", "withOrders": true }))
+        .await;
+    assert!(with.get("errors").is_none(), "{with:#}");
+    let user2_orders = demo::orders().iter().filter(|o| o.user_id == 2).count();
+    assert_eq!(
+        with["data"],
+        json!({
+            "__typename": "Query",
+            "__type": { "name": "User", "kind": "OBJECT" },
+            "someone": { "__typename": "User", "handle": demo::users()[1].name, "orderCount": user2_orders,
+                         "orders": { "edges": [{ "node": { "__typename": "Order", "total": with["data"]["someone"]["orders"]["edges"][0]["node"]["total"] } }] } },
+            "nobody": null,
+        })
+    );
+    let without = fed
+        .gql(query, json!({ "id": "2", "withOrders": false }))
+        .await;
+    assert!(
+        without["data"]["someone"].get("orders").is_none(),
+        "{without:#}"
+    );
+}
+
+#[tokio::test]
+async fn mutations_run_in_order_and_the_next_read_sees_them() {
+    let fed = Federation::start(|_| {}).await;
+    let placed = fed
+        .gql(
+            r#"mutation($u: ID!) {
+                first: placeOrder(input: { userId: $u, items: [{ sku: "A", name: "a", quantity: 2, unitPriceCents: 150 }] }) { id totalCents status user { name } }
+                note: sendNotification(input: { userId: $u, channel: EMAIL, title: "Hello", body: "Hi" }) { id read }
+              }"#,
+            json!({ "u": "4" }),
+        )
+        .await;
+    assert!(placed.get("errors").is_none(), "{placed:#}");
+    assert_eq!(placed["data"]["first"]["totalCents"], 300);
+    assert_eq!(
+        placed["data"]["first"]["user"]["name"],
+        demo::users()[3].name
+    );
+    let order_id = placed["data"]["first"]["id"].clone();
+    let cancelled = fed
+        .gql(
+            "mutation($id: ID!) { cancelOrder(id: $id) { status } }",
+            json!({ "id": order_id }),
+        )
+        .await;
+    assert_eq!(cancelled["data"]["cancelOrder"]["status"], "CANCELLED");
+    let read = fed
+        .gql(
+            "query($id: ID!) { order(id: $id) { status user { id } } }",
+            json!({ "id": order_id }),
+        )
+        .await;
+    assert_eq!(
+        read["data"]["order"],
+        json!({ "status": "CANCELLED", "user": { "id": "4" } })
+    );
+    let again = fed
+        .gql(
+            "mutation($id: ID!) { cancelOrder(id: $id) { status } }",
+            json!({ "id": order_id }),
+        )
+        .await;
+    assert_eq!(again["errors"][0]["extensions"]["code"], "CONFLICT");
+    assert_eq!(again["errors"][0]["extensions"]["serviceName"], "orders");
+    assert_eq!(again["errors"][0]["path"], json!(["cancelOrder"]));
+    assert_eq!(again["data"], Value::Null);
+}
+
+#[tokio::test]
+async fn subgraph_errors_get_client_paths_and_null_only_what_they_owed() {
+    let fed = Federation::start(|_| {}).await;
+    let response = fed
+        .gql(r#"{ ok: user(id: "1") { name } bad: user(id: "2") { name orders(first: 500) { edges { cursor } } } }"#, json!({}))
+        .await;
+    assert_eq!(
+        response["data"],
+        json!({ "ok": { "name": demo::users()[0].name }, "bad": null })
+    );
+    let error = &response["errors"][0];
+    assert_eq!(error["path"], json!(["bad", "orders"]));
+    assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(error["extensions"]["serviceName"], "orders");
+}
+
+#[tokio::test]
+async fn a_subgraph_that_is_down_nulls_only_its_fields() {
+    let mut fed = Federation::start(|c| c.subgraph_timeout_ms = 2_000).await;
+    fed.stop_subgraph("notifications").await;
+    let response = fed
+        .gql(r#"{ a: user(id: "1") { name orderCount } b: user(id: "2") { name unreadNotificationCount } }"#, json!({}))
+        .await;
+    assert_eq!(
+        response["data"]["a"],
+        json!({ "name": demo::users()[0].name, "orderCount": 2 })
+    );
+    assert_eq!(
+        response["data"]["b"],
+        Value::Null,
+        "unreadNotificationCount is non-null, so b is nulled"
+    );
+    let errors = response["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{response:#}");
+    assert_eq!(errors[0]["extensions"]["code"], "SUBGRAPH_REQUEST_FAILED");
+    assert_eq!(errors[0]["extensions"]["serviceName"], "notifications");
+    assert_eq!(errors[0]["path"], json!(["b"]));
+}
+
+#[tokio::test]
+async fn graphql_over_http_status_codes_and_content_types() {
+    let fed = Federation::start(|c| c.expose_query_plan = true).await;
+    let client = &fed.client;
+    // Invalid JSON and missing query are 400 whatever the Accept header.
+    let bad = client
+        .post(&fed.url)
+        .header("content-type", "application/json")
+        .body("{oops")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let (status, body) = fed
+        .post(json!({ "variables": {} }), "application/json")
+        .await;
+    assert_eq!(
+        (status, body["errors"][0]["extensions"]["code"].clone()),
+        (400, json!("BAD_REQUEST"))
+    );
+    // A validation error: 200 with application/json, 400 with application/graphql-response+json.
+    let invalid = json!({ "query": "{ users { nope } }" });
+    let (status, body) = fed.post(invalid.clone(), "application/json").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "GRAPHQL_VALIDATION_FAILED"
+    );
+    assert!(body.get("data").is_none(), "a request error has no data");
+    let response = client
+        .post(&fed.url)
+        .header("accept", "application/graphql-response+json")
+        .json(&invalid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/graphql-response+json")
+    );
+    let (_, parse) = fed
+        .post(json!({ "query": "{ users(" }), "application/json")
+        .await;
+    assert_eq!(
+        parse["errors"][0]["extensions"]["code"],
+        "GRAPHQL_PARSE_FAILED"
+    );
+    // GET: queries yes, mutations 405.
+    let get = client
+        .get(with_query(&fed.url, "{ user(id: \"1\") { id } }"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 200);
+    assert_eq!(
+        get.json::<Value>().await.unwrap()["data"]["user"]["id"],
+        "1"
+    );
+    let mutation = client
+        .get(with_query(
+            &fed.url,
+            "mutation { deleteUser(id: \"1\") { id } }",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mutation.status(), 405);
+    // Browsers get GraphiQL.
+    let page = client
+        .get(&fed.url)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("graphiql"));
+    // The plan, when asked for and enabled.
+    let planned = client
+        .post(&fed.url)
+        .header("x-switchyard-plan", "true")
+        .json(&json!({ "query": "{ user(id: \"1\") { orderCount } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let plan = planned["extensions"]["queryPlan"]
+        .as_str()
+        .expect("plan text");
+    assert!(
+        plan.contains("Fetch(service: \"users\")") && plan.contains("Fetch(service: \"orders\")"),
+        "{plan}"
+    );
+    // Health and readiness.
+    let base = fed.url.trim_end_matches("/graphql");
+    assert_eq!(
+        client
+            .get(format!("{base}/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        client
+            .get(format!("{base}/ready"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn the_supergraph_file_reloads_and_a_bad_one_is_rejected() {
+    kit::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("supergraph.graphql");
+    let sdl = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/supergraph.graphql"),
+    )
+    .unwrap();
+    std::fs::write(&path, &sdl).unwrap();
+    let gateway = gateway::build(GatewayConfig::default(), &sdl).unwrap();
+    let watcher = tokio::spawn(gateway::server::watch_supergraph(
+        gateway.clone(),
+        path.clone(),
+        std::time::Duration::from_millis(20),
+    ));
+    let fields = |gw: &Gateway| {
+        gw.current()
+            .unwrap()
+            .supergraph
+            .api_sdl()
+            .contains("userByMail")
+    };
+
+    std::fs::write(&path, "this is not a supergraph").unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        gateway.current().is_some(),
+        "the old supergraph keeps serving"
+    );
+    assert!(!fields(&gateway));
+
+    std::fs::write(&path, sdl.replace("userByEmail", "userByMail")).unwrap();
+    let mut reloaded = false;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        if fields(&gateway) {
+            reloaded = true;
+            break;
+        }
+    }
+    watcher.abort();
+    assert!(reloaded, "the new supergraph is served");
+}
+
+fn with_query(url: &str, query: &str) -> reqwest::Url {
+    reqwest::Url::parse_with_params(url, &[("query", query)]).expect("valid URL")
+}
