@@ -84,11 +84,12 @@ fn main() -> anyhow::Result<()> {
         match cli.command.unwrap_or(Command::Dev) {
             Command::Dev => dev().await,
             Command::Subgraph { name } => {
+                // A production role: demo data only when `<NAME>_SEED=true`.
                 let shutdown = server::shutdown_signal();
                 match name {
-                    SubgraphName::Users => run::<Users>(shutdown).await,
-                    SubgraphName::Orders => run::<Orders>(shutdown).await,
-                    SubgraphName::Notifications => run::<Notifications>(shutdown).await,
+                    SubgraphName::Users => run::<Users>(false, shutdown).await,
+                    SubgraphName::Orders => run::<Orders>(false, shutdown).await,
+                    SubgraphName::Notifications => run::<Notifications>(false, shutdown).await,
                 }
             }
             Command::Gateway(args) => {
@@ -113,10 +114,12 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
+/// `seed` is the default of `<NAME>_SEED`.
 async fn run<S: Subgraph>(
+    seed: bool,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let config = SubgraphConfig::load(S::NAME, S::DEFAULT_PORT)
+    let config = SubgraphConfig::load(S::NAME, S::DEFAULT_PORT, seed)
         .with_context(|| format!("{} configuration", S::NAME))?;
     server::run::<S>(config, shutdown)
         .await
@@ -163,7 +166,7 @@ fn dev_gateway_config() -> anyhow::Result<GatewayConfig> {
         (Orders::NAME, Orders::DEFAULT_PORT),
         (Notifications::NAME, Notifications::DEFAULT_PORT),
     ] {
-        let listen = SubgraphConfig::load(name, port)?.listen;
+        let listen = SubgraphConfig::load(name, port, true)?.listen;
         config
             .subgraph_urls
             .entry(name.to_owned())
@@ -193,9 +196,9 @@ async fn dev() -> anyhow::Result<()> {
         result
     };
     let (u, o, n, g) = tokio::join!(
-        async { stop_on_error(run::<Users>(until(stopped.clone())).await) },
-        async { stop_on_error(run::<Orders>(until(stopped.clone())).await) },
-        async { stop_on_error(run::<Notifications>(until(stopped.clone())).await) },
+        async { stop_on_error(run::<Users>(true, until(stopped.clone())).await) },
+        async { stop_on_error(run::<Orders>(true, until(stopped.clone())).await) },
+        async { stop_on_error(run::<Notifications>(true, until(stopped.clone())).await) },
         async {
             stop_on_error(
                 gateway::run(gateway_config, until(stopped.clone()))

@@ -57,17 +57,21 @@ impl SubgraphConfig {
             cache_capacity: 10_000,
             cache_ttl_secs: 60,
             dataloader_delay_ms: 1,
-            seed: true,
+            seed: false,
         }
     }
 
-    /// Defaults overridden by `<NAME>_*` environment variables.
-    pub fn load(name: &str, port: u16) -> Result<Self, ConfigError> {
+    /// Defaults overridden by `<NAME>_*` environment variables. `seed` is the
+    /// default of `<NAME>_SEED`: on in dev mode, off for a production role.
+    pub fn load(name: &str, port: u16, seed: bool) -> Result<Self, ConfigError> {
         let prefix = format!("{}_", name.to_ascii_uppercase());
-        Figment::from(Serialized::defaults(Self::defaults(name, port)))
-            .merge(Env::prefixed(&prefix).only(Self::KEYS))
-            .extract()
-            .map_err(|e| ConfigError(Box::new(e)))
+        Figment::from(Serialized::defaults(Self {
+            seed,
+            ..Self::defaults(name, port)
+        }))
+        .merge(Env::prefixed(&prefix).only(Self::KEYS))
+        .extract()
+        .map_err(|e| ConfigError(Box::new(e)))
     }
 
     pub fn cache_ttl(&self) -> Duration {

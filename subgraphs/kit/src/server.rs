@@ -121,6 +121,32 @@ pub async fn serve(
         .await
 }
 
+/// `main` of a subgraph's own binary (`cargo run -p users`): a development
+/// convenience, so demo data is seeded unless `<NAME>_SEED=false`.
+pub fn main<S: Subgraph>() -> std::process::ExitCode {
+    crate::telemetry::init();
+    crate::install_crypto_provider();
+    let result = tokio::runtime::Runtime::new()
+        .map_err(|e| e.to_string())
+        .and_then(|runtime| {
+            runtime.block_on(async {
+                let config = SubgraphConfig::load(S::NAME, S::DEFAULT_PORT, true)
+                    .map_err(|e| e.to_string())?;
+                run::<S>(config, shutdown_signal())
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(subgraph = S::NAME, error = %e, "subgraph stopped");
+            eprintln!("{}: {e}", S::NAME);
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
