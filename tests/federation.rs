@@ -339,8 +339,16 @@ async fn a_subgraph_that_is_down_nulls_only_its_fields() {
 
 #[tokio::test]
 async fn graphql_over_http_status_codes_and_content_types() {
-    let fed = Federation::start(|c| c.expose_query_plan = true).await;
+    let fed = Federation::start(|c| {
+        c.expose_query_plan = true;
+        c.max_body_bytes = 16 * 1024;
+    })
+    .await;
     let client = &fed.client;
+    // Bodies over the limit are refused before parsing.
+    let huge = json!({ "query": format!("{{ __typename }} # {}", "x".repeat(32 * 1024)) });
+    let refused = client.post(&fed.url).json(&huge).send().await.unwrap();
+    assert_eq!(refused.status(), 413);
     // Invalid JSON and missing query are 400 whatever the Accept header.
     let bad = client
         .post(&fed.url)
@@ -505,4 +513,29 @@ async fn the_supergraph_file_reloads_and_a_bad_one_is_rejected() {
 
 fn with_query(url: &str, query: &str) -> reqwest::Url {
     reqwest::Url::parse_with_params(url, &[("query", query)]).expect("valid URL")
+}
+
+#[tokio::test]
+async fn progressive_override_rolls_per_request_and_caches_a_plan_per_label_set() {
+    kit::install_crypto_provider();
+    let sdl = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("gateway/tests/fixtures/override/supergraph.graphql"),
+    )
+    .unwrap();
+    let gateway = gateway::build(GatewayConfig::default(), &sdl).unwrap();
+    let loaded = gateway.current().unwrap();
+    let query = r#"{ account(id: "1") { plan } }"#;
+    let mut new_owner = 0;
+    for _ in 0..400 {
+        let plan = loaded.plan_text(query, None).expect("plans");
+        if plan.contains("b_new") {
+            new_owner += 1;
+        }
+    }
+    // `plan` moves to b_new for 25% of requests: 100 expected, 40..160 is > 6 sigma wide.
+    assert!(
+        (40..160).contains(&new_owner),
+        "b_new owned `plan` in {new_owner} of 400 plans"
+    );
 }

@@ -99,7 +99,11 @@ async fn run(
         want_plan: header_str(headers, PLAN_HEADER).is_some_and(|v| v.eq_ignore_ascii_case("true")),
         forward_headers: forwarded(headers),
     };
-    match gateway.execute(request, meta).await {
+    let span = tracing::info_span!(
+        "graphql_request",
+        operation_name = request.operation_name.as_deref().unwrap_or("")
+    );
+    match tracing::Instrument::instrument(gateway.execute(request, meta), span).await {
         Ok(body) => json_response(StatusCode::OK, &body, accept_gql),
         Err(e) => error_response(&e, accept_gql),
     }

@@ -13,6 +13,7 @@ use apollo_compiler::{
 };
 use reqwest::header::HeaderMap;
 use serde_json::{Map, Value, json};
+use tracing::Instrument;
 
 use crate::{
     config::GatewayConfig,
@@ -38,10 +39,15 @@ pub struct Loaded {
     executor: Executor,
     implementers: HashMap<Name, Implementers>,
     plans: PlanCache,
+    /// The supergraph has `@override(label: "percent(N)")` fields: each request
+    /// rolls which labels are active, and plans are cached per label set.
+    progressive: bool,
 }
 
-/// Keyed by operation text and operation name; invalid operations are cached too.
-type PlanCache = moka::sync::Cache<(String, Option<String>), Arc<Result<Prepared, RequestError>>>;
+/// Keyed by operation text, operation name and active override labels; invalid
+/// operations are cached too.
+type PlanCache =
+    moka::sync::Cache<(String, Option<String>, Vec<String>), Arc<Result<Prepared, RequestError>>>;
 
 /// A validated operation and its plan, cached per operation text and name.
 pub struct Prepared {
@@ -101,12 +107,17 @@ impl Gateway {
             |name| urls.get(name).cloned(),
         );
         let implementers = supergraph.api_schema().implementers_map();
+        let progressive = supergraph
+            .override_labels()
+            .iter()
+            .any(|l| l.starts_with("percent("));
         let loaded = Loaded {
             supergraph,
             planner,
             executor,
             implementers,
             plans: moka::sync::Cache::new(self.config.plan_cache_capacity),
+            progressive,
         };
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(loaded));
         Ok(())
@@ -152,6 +163,7 @@ impl Gateway {
         let mut execution = loaded
             .executor
             .execute(&prepared.plan, &variables, &meta.forward_headers)
+            .instrument(tracing::info_span!("execute"))
             .await;
         if !prepared.plan.introspection.is_empty() {
             if !self.config.introspection {
@@ -218,9 +230,17 @@ impl Loaded {
         query: &str,
         operation_name: Option<&str>,
     ) -> Arc<Result<Prepared, RequestError>> {
-        let key = (query.to_owned(), operation_name.map(str::to_owned));
+        let options = if self.progressive {
+            PlanOptions::rolled(&self.supergraph, fastrand::f64)
+        } else {
+            PlanOptions::default()
+        };
+        let mut labels: Vec<String> = options.override_labels.iter().cloned().collect();
+        labels.sort();
+        let key = (query.to_owned(), operation_name.map(str::to_owned), labels);
         self.plans.get_with(key, || {
-            Arc::new(self.prepare_uncached(query, operation_name))
+            let _span = tracing::debug_span!("plan", cached = false).entered();
+            Arc::new(self.prepare_uncached(query, operation_name, &options))
         })
     }
 
@@ -228,6 +248,7 @@ impl Loaded {
         &self,
         query: &str,
         operation_name: Option<&str>,
+        options: &PlanOptions,
     ) -> Result<Prepared, RequestError> {
         let schema = self.supergraph.api_schema();
         let ast = planner::parser()
@@ -238,7 +259,7 @@ impl Loaded {
             .map_err(|e| RequestError::Validation(diagnostics(&e.errors)))?;
         let plan = self
             .planner
-            .plan(&document, operation_name, &PlanOptions::default())
+            .plan(&document, operation_name, options)
             .map_err(|e| match e {
                 PlanError::InvalidOperation(m) | PlanError::UnknownOperation(m) => {
                     RequestError::Validation(vec![json!({ "message": m })])
