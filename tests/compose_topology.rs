@@ -6,6 +6,9 @@
 //! names become the addresses the processes bound, database URLs point at fresh
 //! databases on `TEST_DATABASE_URL`'s server, and `/app/` (the image's working
 //! directory) is the repository root.
+//!
+//! The processes run the binary cargo built for this test run; set
+//! `SWITCHYARD_BIN=target/release/switchyard` to run the release build instead.
 
 use std::{
     collections::BTreeMap,
@@ -272,8 +275,12 @@ impl Drop for Process {
 
 /// Starts `switchyard <args>` with exactly `env` and waits for its
 /// "listening on http://ADDR/graphql" log line.
+fn binary() -> PathBuf {
+    std::env::var_os("SWITCHYARD_BIN").map(|p| root().join(p)).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_switchyard")))
+}
+
 fn spawn(name: &str, args: &[String], env: &BTreeMap<String, String>) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+    let mut child = Command::new(binary())
         .args(args)
         .env_clear()
         .envs(env)
