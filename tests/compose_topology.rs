@@ -324,7 +324,7 @@ fn spawn(name: &str, args: &[String], env: &BTreeMap<String, String>) -> Process
 }
 
 fn health(url: &str) -> bool {
-    Command::new(env!("CARGO_BIN_EXE_switchyard"))
+    Command::new(binary())
         .args(["health", url])
         .status()
         .map(|s| s.success())
