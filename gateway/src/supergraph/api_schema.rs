@@ -63,18 +63,7 @@ pub(crate) fn build(
                 object
                     .implements_interfaces
                     .retain(|i| !removed_types.contains(i.as_str()));
-                object.fields.retain(|_, f| !hidden(&f.directives));
-                for field in object.fields.values_mut() {
-                    let field = field.make_mut();
-                    field.directives.retain(|d| !drop_directive(&d.name));
-                    field.arguments.retain(|a| !hidden(&a.directives));
-                    for argument in &mut field.arguments {
-                        argument
-                            .make_mut()
-                            .directives
-                            .retain(|d| !drop_directive(&d.name));
-                    }
-                }
+                strip_fields(&mut object.fields, &hidden, &drop_directive);
             }
             ExtendedType::Interface(interface) => {
                 let interface = interface.make_mut();
@@ -82,18 +71,7 @@ pub(crate) fn build(
                 interface
                     .implements_interfaces
                     .retain(|i| !removed_types.contains(i.as_str()));
-                interface.fields.retain(|_, f| !hidden(&f.directives));
-                for field in interface.fields.values_mut() {
-                    let field = field.make_mut();
-                    field.directives.retain(|d| !drop_directive(&d.name));
-                    field.arguments.retain(|a| !hidden(&a.directives));
-                    for argument in &mut field.arguments {
-                        argument
-                            .make_mut()
-                            .directives
-                            .retain(|d| !drop_directive(&d.name));
-                    }
-                }
+                strip_fields(&mut interface.fields, &hidden, &drop_directive);
             }
             ExtendedType::Union(union_) => {
                 let union_ = union_.make_mut();
@@ -171,4 +149,28 @@ fn is_executable_location(location: &DirectiveLocation) -> bool {
             | DirectiveLocation::InlineFragment
             | DirectiveLocation::VariableDefinition
     )
+}
+
+/// Drops `@inaccessible` fields and arguments and the machinery directives on
+/// what remains, for object and interface types alike.
+fn strip_fields(
+    fields: &mut apollo_compiler::collections::IndexMap<
+        apollo_compiler::Name,
+        apollo_compiler::schema::Component<apollo_compiler::schema::FieldDefinition>,
+    >,
+    hidden: &impl Fn(&AstDirectives) -> bool,
+    drop_directive: &impl Fn(&str) -> bool,
+) {
+    fields.retain(|_, f| !hidden(&f.directives));
+    for field in fields.values_mut() {
+        let field = field.make_mut();
+        field.directives.retain(|d| !drop_directive(&d.name));
+        field.arguments.retain(|a| !hidden(&a.directives));
+        for argument in &mut field.arguments {
+            argument
+                .make_mut()
+                .directives
+                .retain(|d| !drop_directive(&d.name));
+        }
+    }
 }
