@@ -6,6 +6,7 @@ use std::{future::Future, net::SocketAddr, path::PathBuf};
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use gateway::GatewayConfig;
+use gateway::composition::SubgraphSource;
 use kit::{
     SubgraphConfig,
     server::{self, Subgraph},
@@ -35,8 +36,17 @@ enum Command {
         #[arg(value_enum)]
         name: SubgraphName,
     },
-    /// The federation gateway over a supergraph SDL file.
+    /// The federation gateway over a supergraph SDL file, or composed from subgraphs.
     Gateway(GatewayArgs),
+    /// Composes subgraph SDLs into a supergraph and prints it (or writes `--output`).
+    Compose {
+        /// `name=URL` (asked `{ _service { sdl } }`), `name=FILE` or `name=FILE@URL`; repeat per subgraph.
+        #[arg(long = "subgraph", required = true)]
+        subgraphs: Vec<SubgraphSource>,
+        /// Write the supergraph here instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Prints the query plan of an operation.
     Plan {
         /// Supergraph SDL file.
@@ -63,6 +73,13 @@ struct GatewayArgs {
     /// Address to listen on.
     #[arg(long)]
     listen: Option<SocketAddr>,
+    /// Compose the supergraph from these subgraphs (`name=URL`, `name=FILE[@URL]`)
+    /// instead of reading `--supergraph`; repeat per subgraph.
+    #[arg(long = "subgraph", conflicts_with = "supergraph")]
+    subgraphs: Vec<SubgraphSource>,
+    /// With `--subgraph`: how often the subgraphs are asked for their SDL again.
+    #[arg(long, default_value_t = 10_000)]
+    subgraph_poll_ms: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -100,10 +117,21 @@ fn main() -> anyhow::Result<()> {
                 if let Some(listen) = args.listen {
                     config.listen = listen;
                 }
+                if !args.subgraphs.is_empty() {
+                    return gateway::composition::run(
+                        config,
+                        args.subgraphs,
+                        std::time::Duration::from_millis(args.subgraph_poll_ms),
+                        server::shutdown_signal(),
+                    )
+                    .await
+                    .context("gateway");
+                }
                 gateway::run(config, server::shutdown_signal())
                     .await
                     .context("gateway")
             }
+            Command::Compose { subgraphs, output } => compose(&subgraphs, output.as_deref()).await,
             Command::Plan {
                 supergraph,
                 operation_name,
@@ -139,6 +167,21 @@ fn plan(
     let planner = gateway::planner::Planner::new(supergraph)?;
     let plan = planner.plan_source(&document, operation_name, &Default::default())?;
     println!("{plan}");
+    Ok(())
+}
+
+async fn compose(
+    subgraphs: &[SubgraphSource],
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let client = gateway::composition::sdl_client()?;
+    let sdl = gateway::composition::compose_sources(&client, subgraphs).await?;
+    match output {
+        Some(path) => {
+            std::fs::write(path, &sdl).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => print!("{sdl}"),
+    }
     Ok(())
 }
 

@@ -1,7 +1,9 @@
 //! The Switchyard federation gateway: reads a supergraph, plans each operation
 //! into subgraph fetches (`planner`, pure), runs them (`executor`), and serves
-//! GraphQL over HTTP (`server`).
+//! GraphQL over HTTP (`server`). `composition` builds the supergraph from live
+//! subgraphs instead of a file.
 
+pub mod composition;
 pub mod config;
 pub mod error;
 pub mod executor;

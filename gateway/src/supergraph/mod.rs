@@ -5,6 +5,7 @@
 //! loaded supergraph and shared by the planner for every operation.
 
 mod api_schema;
+pub mod compose;
 mod join;
 mod links;
 
