@@ -6,7 +6,7 @@ use std::{future::Future, net::SocketAddr, path::PathBuf};
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use gateway::GatewayConfig;
-use gateway::composition::SubgraphSource;
+use gateway::composition::{Location, SubgraphSource};
 use kit::{
     SubgraphConfig,
     server::{self, Subgraph},
@@ -41,8 +41,11 @@ enum Command {
     /// Composes subgraph SDLs into a supergraph and prints it (or writes `--output`).
     Compose {
         /// `name=URL` (asked `{ _service { sdl } }`), `name=FILE` or `name=FILE@URL`; repeat per subgraph.
-        #[arg(long = "subgraph", required = true)]
+        #[arg(long = "subgraph", required_unless_present = "config")]
         subgraphs: Vec<SubgraphSource>,
+        /// TOML file listing the subgraphs (`[subgraphs.NAME] routing_url, schema`), e.g. `schema/supergraph.toml`.
+        #[arg(long, conflicts_with = "subgraphs")]
+        config: Option<PathBuf>,
         /// Write the supergraph here instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
@@ -131,7 +134,17 @@ fn main() -> anyhow::Result<()> {
                     .await
                     .context("gateway")
             }
-            Command::Compose { subgraphs, output } => compose(&subgraphs, output.as_deref()).await,
+            Command::Compose {
+                subgraphs,
+                config,
+                output,
+            } => {
+                let subgraphs = match config {
+                    Some(path) => gateway::composition::sources_from_config(&path)?,
+                    None => subgraphs,
+                };
+                compose(&subgraphs, output.as_deref()).await
+            }
             Command::Plan {
                 supergraph,
                 operation_name,
@@ -194,33 +207,31 @@ async fn health(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The gateway of dev mode: the committed supergraph, routed to the subgraphs
-/// as this process configured them.
-fn dev_gateway_config() -> anyhow::Result<GatewayConfig> {
-    let mut config = GatewayConfig::load(None)?;
-    let supergraph = PathBuf::from("schema/supergraph.graphql");
-    anyhow::ensure!(
-        supergraph.exists(),
-        "dev mode serves schema/supergraph.graphql: run it from the repository root"
-    );
-    config.supergraph.get_or_insert(supergraph);
+/// The gateway of dev mode: composed from the three subgraphs as this process
+/// runs them (their `_service { sdl }`), recomposed when one changes.
+fn dev_gateway() -> anyhow::Result<(GatewayConfig, Vec<SubgraphSource>)> {
+    let config = GatewayConfig::load(None)?;
+    let mut sources = Vec::new();
     for (name, port) in [
         (Users::NAME, Users::DEFAULT_PORT),
         (Orders::NAME, Orders::DEFAULT_PORT),
         (Notifications::NAME, Notifications::DEFAULT_PORT),
     ] {
         let listen = SubgraphConfig::load(name, port, true)?.listen;
-        config
-            .subgraph_urls
-            .entry(name.to_owned())
-            .or_insert_with(|| format!("http://{listen}/graphql"));
+        sources.push(SubgraphSource {
+            name: name.to_owned(),
+            location: Location::Url(format!("http://{listen}/graphql")),
+        });
     }
-    Ok(config)
+    Ok((config, sources))
 }
+
+/// How often dev mode asks the subgraphs for their SDL again.
+const DEV_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Runs every subgraph and the gateway until Ctrl-C/SIGTERM; if one fails, the others stop too.
 async fn dev() -> anyhow::Result<()> {
-    let gateway_config = dev_gateway_config()?;
+    let (gateway_config, sources) = dev_gateway()?;
     let (stop, stopped) = watch::channel(false);
     let signal = {
         let stop = stop.clone();
@@ -244,9 +255,14 @@ async fn dev() -> anyhow::Result<()> {
         async { stop_on_error(run::<Notifications>(true, until(stopped.clone())).await) },
         async {
             stop_on_error(
-                gateway::run(gateway_config, until(stopped.clone()))
-                    .await
-                    .context("gateway"),
+                gateway::composition::run(
+                    gateway_config,
+                    sources,
+                    DEV_POLL,
+                    until(stopped.clone()),
+                )
+                .await
+                .context("gateway"),
             )
         },
     );

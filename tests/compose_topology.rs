@@ -276,7 +276,9 @@ impl Drop for Process {
 /// Starts `switchyard <args>` with exactly `env` and waits for its
 /// "listening on http://ADDR/graphql" log line.
 fn binary() -> PathBuf {
-    std::env::var_os("SWITCHYARD_BIN").map(|p| root().join(p)).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_switchyard")))
+    std::env::var_os("SWITCHYARD_BIN")
+        .map(|p| root().join(p))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_switchyard")))
 }
 
 fn spawn(name: &str, args: &[String], env: &BTreeMap<String, String>) -> Process {
@@ -317,6 +319,7 @@ fn spawn(name: &str, args: &[String], env: &BTreeMap<String, String>) -> Process
         seen.push(line);
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!(
         "{name} did not start listening; its output:\n{}",
         seen.join("\n")

@@ -54,8 +54,61 @@ pub enum CompositionError {
         path: String,
         source: std::io::Error,
     },
+    #[error("composition config {path}: {message}")]
+    Config { path: String, message: String },
     #[error(transparent)]
     Compose(#[from] ComposeError),
+}
+
+/// One subgraph in a composition config file.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigEntry {
+    /// Where the gateway sends this subgraph's fetches.
+    routing_url: String,
+    /// SDL file (relative to the config file); without it the SDL is asked of `routing_url`.
+    schema: Option<PathBuf>,
+}
+
+/// Reads a composition config:
+///
+/// ```toml
+/// [subgraphs.users]
+/// routing_url = "http://127.0.0.1:4001/graphql"
+/// schema = "users.graphql"   # optional
+/// ```
+pub fn sources_from_config(
+    path: &std::path::Path,
+) -> Result<Vec<SubgraphSource>, CompositionError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        subgraphs: std::collections::BTreeMap<String, ConfigEntry>,
+    }
+    let error = |message: String| CompositionError::Config {
+        path: path.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
+    use figment::providers::Format as _;
+    let file: File = figment::Figment::from(figment::providers::Toml::string(&text))
+        .extract()
+        .map_err(|e| error(e.to_string()))?;
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    Ok(file
+        .subgraphs
+        .into_iter()
+        .map(|(name, entry)| {
+            let location = match entry.schema {
+                Some(schema) => Location::File {
+                    path: dir.join(schema),
+                    url: entry.routing_url,
+                },
+                None => Location::Url(entry.routing_url),
+            };
+            SubgraphSource { name, location }
+        })
+        .collect())
 }
 
 impl FromStr for SubgraphSource {
@@ -255,6 +308,34 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_a_composition_config() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("supergraph.toml");
+        std::fs::write(
+            &path,
+            "[subgraphs.a]\nrouting_url = \"http://a/graphql\"\nschema = \"a.graphql\"\n[subgraphs.b]\nrouting_url = \"http://b/graphql\"\n",
+        )
+        .expect("write");
+        let sources = sources_from_config(&path).expect("reads");
+        assert_eq!(
+            sources[0].location,
+            Location::File {
+                path: dir.path().join("a.graphql"),
+                url: "http://a/graphql".into()
+            }
+        );
+        assert_eq!(
+            sources[1].location,
+            Location::Url("http://b/graphql".into())
+        );
+        std::fs::write(&path, "[subgraphs.a]\nurl = \"x\"\n").expect("write");
+        assert!(matches!(
+            sources_from_config(&path),
+            Err(CompositionError::Config { .. })
+        ));
+    }
 
     #[test]
     fn reads_subgraph_arguments() {

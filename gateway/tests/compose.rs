@@ -62,22 +62,19 @@ fn subgraphs_in(dir: &Path) -> Vec<SubgraphInput> {
         .collect()
 }
 
-/// Our own subgraphs, as `schema/subgraphs.json` lists them.
+/// Our own subgraphs, as `schema/supergraph.toml` lists them.
 fn switchyard_subgraphs() -> Vec<SubgraphInput> {
-    let root = manifest().join("../schema");
-    let manifest: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(root.join("subgraphs.json")).expect("subgraphs.json"),
-    )
-    .expect("subgraphs.json is JSON");
-    manifest
-        .as_object()
-        .expect("object")
-        .iter()
-        .map(|(name, entry)| SubgraphInput {
-            name: name.clone(),
-            url: entry["url"].as_str().expect("url").to_owned(),
-            sdl: std::fs::read_to_string(root.join(entry["sdl"].as_str().expect("sdl")))
-                .expect("SDL file"),
+    let config = manifest().join("../schema/supergraph.toml");
+    gateway::composition::sources_from_config(&config)
+        .expect("schema/supergraph.toml")
+        .into_iter()
+        .map(|source| match source.location {
+            gateway::composition::Location::File { path, url } => SubgraphInput {
+                name: source.name,
+                url,
+                sdl: std::fs::read_to_string(path).expect("SDL file"),
+            },
+            other => panic!("schema/supergraph.toml names files, not {other:?}"),
         })
         .collect()
 }
@@ -254,12 +251,31 @@ fn assert_matches_reference(case: &str, subgraphs: &[SubgraphInput], reference: 
     );
 }
 
+/// `schema/supergraph.graphql` is what our composer makes of `schema/*.graphql`;
+/// `UPDATE_SCHEMA=1 cargo test -p gateway --test compose` rewrites it.
+#[test]
+fn committed_supergraph_is_our_composition() {
+    let path = manifest().join("../schema/supergraph.graphql");
+    let ours = compose(&switchyard_subgraphs()).expect("our subgraphs compose");
+    if std::env::var("UPDATE_SCHEMA").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, &ours).expect("write schema/supergraph.graphql");
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == ours,
+        "schema/supergraph.graphql is not the composition of schema/*.graphql; run `UPDATE_SCHEMA=1 cargo test -p gateway --test compose` and commit it"
+    );
+}
+
+/// The reference composer's output for the same subgraphs, refreshed with
+/// `node gateway/tests/fixtures/compose.mjs gateway/tests/reference`.
 #[test]
 fn switchyard_subgraphs_compose_like_the_reference() {
     assert_matches_reference(
         "schema",
         &switchyard_subgraphs(),
-        &manifest().join("../schema/supergraph.graphql"),
+        &manifest().join("tests/reference/supergraph.graphql"),
     );
 }
 
@@ -511,8 +527,8 @@ fn plans(sdl: &str) -> Vec<String> {
 
 #[test]
 fn round_trip_our_supergraph_plans_like_the_reference() {
-    let reference = std::fs::read_to_string(manifest().join("../schema/supergraph.graphql"))
-        .expect("schema/supergraph.graphql");
+    let reference = std::fs::read_to_string(manifest().join("tests/reference/supergraph.graphql"))
+        .expect("reference supergraph");
     let ours = compose(&switchyard_subgraphs()).expect("our subgraphs compose");
     for ((query, expected), actual) in ROUND_TRIP_QUERIES
         .iter()

@@ -243,33 +243,7 @@ impl Run<'_> {
                 let mut errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
                 errors.extend(response.errors.into_iter().map(|e| {
                     with_service(e, service, |path| {
-                        // `_entities.N.rest` → the client's path of the N-th representation.
-                        let (n, rest) = match path {
-                            [Value::String(root), Value::Number(n), rest @ ..]
-                                if root == "_entities" =>
-                            {
-                                (n.as_u64()? as usize, rest)
-                            }
-                            // Some subgraphs (async-graphql 7) leave the index out: blame the
-                            // first entity that came back without the field.
-                            [Value::String(root), Value::String(field), ..]
-                                if root == "_entities" =>
-                            {
-                                let n = entities
-                                    .iter()
-                                    .position(|e| e.get(field).is_none_or(Value::is_null))?;
-                                (n, &path[1..])
-                            }
-                            _ => return None,
-                        };
-                        let first = positions.get(n)?.first()?;
-                        Some(
-                            first
-                                .iter()
-                                .map(PathSegment::to_json)
-                                .chain(rest.iter().cloned())
-                                .collect(),
-                        )
+                        entity_error_path(path, &entities, &positions)
                     })
                 }));
             }
@@ -294,6 +268,41 @@ impl Run<'_> {
             .unwrap_or_else(|p| p.into_inner())
             .push(e);
     }
+}
+
+/// The client's path of an `_entities` error: `_entities.N.rest` becomes the
+/// path of the N-th representation's first position, then `rest`.
+fn entity_error_path(
+    path: &[Value],
+    entities: &[Value],
+    positions: &[Vec<Position>],
+) -> Option<Vec<Value>> {
+    let (n, rest) = match path {
+        [Value::String(root), Value::Number(n), rest @ ..] if root == "_entities" => {
+            (usize::try_from(n.as_u64()?).ok()?, rest)
+        }
+        // Some subgraphs (async-graphql 7) leave the index out: blame the
+        // first entity that came back without the field.
+        [Value::String(root), Value::String(field), ..] if root == "_entities" => {
+            let n = entities
+                .iter()
+                .position(|e| e.get(field).is_none_or(Value::is_null))?;
+            (n, &path[1..])
+        }
+        // The whole `_entities` field failed (async-graphql fails it when any
+        // one representation fails): every entity is null, so blame the first
+        // one, as for a failed fetch, rather than lose the path.
+        [Value::String(root)] if root == "_entities" => (0, &[][..]),
+        _ => return None,
+    };
+    let first = positions.get(n)?.first()?;
+    Some(
+        first
+            .iter()
+            .map(PathSegment::to_json)
+            .chain(rest.iter().cloned())
+            .collect(),
+    )
 }
 
 /// Adds `extensions.serviceName` and rewrites (or drops) the error's path.
@@ -326,4 +335,53 @@ fn with_service(
         ext.insert("serviceName".into(), Value::String(service.to_owned()));
     }
     error
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn position(path: Value) -> Position {
+        path.as_array()
+            .expect("array")
+            .iter()
+            .map(|s| match s {
+                Value::String(k) => PathSegment::Key(k.clone()),
+                Value::Number(i) => PathSegment::Index(i.as_u64().expect("index") as usize),
+                _ => unreachable!("keys and indexes only"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn entity_error_paths_map_to_the_client_path() {
+        let positions = vec![
+            vec![position(json!(["reviews", 0, "editor"]))],
+            vec![
+                position(json!(["reviews", 2, "editor"])),
+                position(json!(["reviews", 3, "editor"])),
+            ],
+        ];
+        let entities = vec![json!({ "name": "a" }), json!({ "name": null })];
+        let path = |p: Value| {
+            entity_error_path(p.as_array().expect("array"), &entities, &positions).map(Value::Array)
+        };
+        assert_eq!(
+            path(json!(["_entities", 1, "name"])),
+            Some(json!(["reviews", 2, "editor", "name"]))
+        );
+        assert_eq!(
+            path(json!(["_entities", "name"])),
+            Some(json!(["reviews", 2, "editor", "name"]))
+        );
+        // The whole field failed: the first entity's path.
+        assert_eq!(
+            path(json!(["_entities"])),
+            Some(json!(["reviews", 0, "editor"]))
+        );
+        assert_eq!(path(json!(["_entities", 7])), None);
+        assert_eq!(path(json!(["other"])), None);
+    }
 }

@@ -8,6 +8,7 @@ use apollo_compiler::{
     ExecutableDocument, Schema,
     ast::{Type, Value as AstValue},
     executable::{DirectiveList, Field, Operation, Selection, SelectionSet},
+    schema::ExtendedType,
     validation::Valid,
 };
 use indexmap::IndexMap;
@@ -51,16 +52,25 @@ impl Shaper<'_> {
                 continue;
             }
             path.push(Value::String(key.to_owned()));
-            let value = self.value(field.ty(), &fields, source.get(key), path, errors);
+            let value = self.value(
+                type_name,
+                field.ty(),
+                &fields,
+                source.get(key),
+                path,
+                errors,
+            );
             path.pop();
             out.insert(key.to_owned(), value?);
         }
         Some(out)
     }
 
-    /// `None` when `value` is null where `ty` does not allow it.
+    /// `None` when `value` is null where `ty` does not allow it; `parent` is
+    /// the type the field belongs to, for the error message.
     fn value(
         &self,
+        parent: &str,
         ty: &Type,
         fields: &[&Field],
         value: Option<&Value>,
@@ -76,7 +86,7 @@ impl Shaper<'_> {
                 if value.is_some() && !has_error_at(errors, path) {
                     let field = fields[0];
                     errors.push(json!({
-                        "message": format!("Cannot return null for non-nullable field {}.{}", field.definition.name, field.name),
+                        "message": format!("Cannot return null for non-nullable field {parent}.{}", field.name),
                         "path": path.clone(),
                     }));
                 }
@@ -97,7 +107,7 @@ impl Shaper<'_> {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item_value) in items.iter().enumerate() {
                     path.push(Value::from(i));
-                    let shaped = self.value(item, fields, Some(item_value), path, errors);
+                    let shaped = self.value(parent, item, fields, Some(item_value), path, errors);
                     path.pop();
                     match shaped {
                         Some(v) => out.push(v),
@@ -113,6 +123,19 @@ impl Shaper<'_> {
                     .get(name)
                     .is_some_and(|t| t.is_object() || t.is_interface() || t.is_union());
                 if !is_composite {
+                    // An enum value the API schema does not have (`@inaccessible`,
+                    // or one subgraph's own) must not reach the client.
+                    if let Some(ExtendedType::Enum(enum_type)) = self.schema.types.get(name)
+                        && !value
+                            .as_str()
+                            .is_some_and(|v| enum_type.values.contains_key(v))
+                    {
+                        errors.push(json!({
+                            "message": format!("Enum \"{name}\" cannot represent value: {value}"),
+                            "path": path.clone(),
+                        }));
+                        return nullable(None);
+                    }
                     return Some(value.clone());
                 }
                 let Some(object) = value.as_object() else {
@@ -223,7 +246,8 @@ mod tests {
     const SDL: &str = r#"
         type Query { me: User, users: [User!]! }
         interface Node { id: ID! }
-        type User implements Node { id: ID! name: String! email: String, friends: [User!] }
+        type User implements Node { id: ID! name: String! email: String, friends: [User!] role: Role! tier: Role }
+        enum Role { ADMIN MEMBER }
     "#;
 
     fn shape(
@@ -269,6 +293,10 @@ mod tests {
         );
         assert_eq!(out, json!({ "me": null }));
         assert_eq!(errors[0]["path"], json!(["me", "name"]));
+        assert_eq!(
+            errors[0]["message"],
+            "Cannot return null for non-nullable field User.name"
+        );
         // Through a non-null list of non-null items up to the (non-null) root field: data is null.
         let (out, _) = shape(
             "{ users { id name } }",
@@ -276,6 +304,20 @@ mod tests {
             json!({}),
         );
         assert_eq!(out, serde_json::Value::Null);
+        // A null item of a list of non-null items: the field is named, the path indexes.
+        let (out, errors) = shape(
+            "{ users { id } }",
+            json!({ "users": [{ "id": "1" }, null] }),
+            json!({}),
+        );
+        assert_eq!(out, serde_json::Value::Null);
+        assert_eq!(
+            errors,
+            vec![json!({
+                "message": "Cannot return null for non-nullable field Query.users",
+                "path": ["users", 1],
+            })]
+        );
     }
 
     #[test]
@@ -289,6 +331,35 @@ mod tests {
         assert_eq!(
             shape(q, data, json!({ "s": false })).0,
             json!({ "me": { "id": "1", "name": "A" } })
+        );
+    }
+
+    #[test]
+    fn enum_values_outside_the_api_schema_are_nulled() {
+        let (out, errors) = shape(
+            "{ users { tier } me { name role } }",
+            json!({
+                "users": [{ "tier": "ADMIN" }, { "tier": "INTERNAL" }],
+                "me": { "name": "A", "role": "INTERNAL" },
+            }),
+            json!({}),
+        );
+        assert_eq!(
+            out,
+            json!({ "users": [{ "tier": "ADMIN" }, { "tier": null }], "me": null })
+        );
+        assert_eq!(
+            errors,
+            vec![
+                json!({
+                    "message": "Enum \"Role\" cannot represent value: \"INTERNAL\"",
+                    "path": ["users", 1, "tier"],
+                }),
+                json!({
+                    "message": "Enum \"Role\" cannot represent value: \"INTERNAL\"",
+                    "path": ["me", "role"],
+                }),
+            ]
         );
     }
 }

@@ -560,6 +560,22 @@ impl<'g> Builder<'g> {
         if !field.selections.is_empty() {
             let mut inner = ctx.clone();
             inner.position.push(index);
+            // The runtime type of an abstract field is always asked for: the
+            // response is shaped by it, and a subgraph may answer an object
+            // that matches none of the type conditions with `null`
+            // (async-graphql does) rather than `{}`.
+            if self.graph.is_abstract(&field.output_type)
+                && !self
+                    .graph
+                    .is_interface_object(&field.output_type, self.subgraph_of(ctx))
+            {
+                self.set_at(ctx.group, &inner.position)?.add_field(
+                    None,
+                    &typename(),
+                    &[],
+                    &Conditions::default(),
+                )?;
+            }
             inner.parent_type = field.output_type.clone();
             inner.path.push(PathElement::Key(response_key));
             inner.input_aliases = Rc::default();

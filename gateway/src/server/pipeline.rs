@@ -256,7 +256,7 @@ impl Loaded {
             .map_err(|e| RequestError::Parse(diagnostics(&e.errors)))?;
         let document = ast
             .to_executable_validate(schema)
-            .map_err(|e| RequestError::Validation(diagnostics(&e.errors)))?;
+            .map_err(|e| RequestError::Validation(validation_errors(&ast, &e.errors)))?;
         let plan = self
             .planner
             .plan(&document, operation_name, options)
@@ -290,6 +290,54 @@ impl Loaded {
     }
 }
 
+/// The validation errors, less apollo-compiler's "must have a subselection
+/// set" for a field written with one: it drops unknown fields before
+/// validating, so a selection of unknown fields only looks empty, and their
+/// own errors already say what is wrong.
+fn validation_errors(
+    ast: &apollo_compiler::ast::Document,
+    errors: &apollo_compiler::validation::DiagnosticList,
+) -> Vec<Value> {
+    use apollo_compiler::{
+        ast::{Definition, Selection},
+        diagnostic::ToCliReport,
+    };
+    fn walk(selections: &[Selection], out: &mut std::collections::HashSet<usize>) {
+        for selection in selections {
+            match selection {
+                Selection::Field(field) if !field.selection_set.is_empty() => {
+                    out.extend(field.location().map(|l| l.offset()));
+                    walk(&field.selection_set, out);
+                }
+                Selection::InlineFragment(inline) => walk(&inline.selection_set, out),
+                Selection::Field(_) | Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+    let mut written = std::collections::HashSet::new();
+    for definition in &ast.definitions {
+        match definition {
+            Definition::OperationDefinition(op) => walk(&op.selection_set, &mut written),
+            Definition::FragmentDefinition(f) => walk(&f.selection_set, &mut written),
+            _ => {}
+        }
+    }
+    errors
+        .iter()
+        .filter(|d| {
+            !(d.error.unstable_error_name() == Some("MissingSubselection")
+                && d.error
+                    .location()
+                    .is_some_and(|l| written.contains(&l.offset())))
+        })
+        .take(planner::MAX_REPORTED_ERRORS)
+        .map(|d| {
+            serde_json::to_value(d.to_json())
+                .unwrap_or_else(|_| json!({ "message": d.error.to_string() }))
+        })
+        .collect()
+}
+
 fn diagnostics(errors: &apollo_compiler::validation::DiagnosticList) -> Vec<Value> {
     errors
         .iter()
@@ -299,4 +347,42 @@ fn diagnostics(errors: &apollo_compiler::validation::DiagnosticList) -> Vec<Valu
                 .unwrap_or_else(|_| json!({ "message": d.error.to_string() }))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use apollo_compiler::{Schema, ast::Document};
+
+    use super::validation_errors;
+
+    fn errors(query: &str) -> Vec<String> {
+        let schema = Schema::parse_and_validate(
+            "type Query { user: User } type User { name: String, friend: User }",
+            "s.graphql",
+        )
+        .expect("schema");
+        let ast = Document::parse(query, "q.graphql").expect("parses");
+        let invalid = ast.to_executable_validate(&schema).expect_err("invalid");
+        validation_errors(&ast, &invalid.errors)
+            .iter()
+            .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn unknown_fields_only_are_not_also_a_missing_subselection() {
+        assert_eq!(
+            errors("{ user { nope } }"),
+            ["type `User` does not have a field `nope`"]
+        );
+        assert_eq!(
+            errors("{ user { ... on User { friend { nope } } } }"),
+            ["type `User` does not have a field `nope`"]
+        );
+        // A selection really missing is still reported.
+        assert_eq!(
+            errors("{ user }"),
+            ["interface, union and object types must have a subselection set"]
+        );
+    }
 }
