@@ -27,6 +27,8 @@ pub struct GatewayConfig {
     pub subgraph_urls: BTreeMap<String, String>,
     /// Per-request timeout of a subgraph fetch.
     pub subgraph_timeout_ms: u64,
+    /// Timeouts of particular subgraphs, by name, overriding `subgraph_timeout_ms`.
+    pub subgraph_timeouts_ms: BTreeMap<String, u64>,
     /// Idle keep-alive connections to subgraphs are closed after this long.
     pub pool_idle_timeout_ms: u64,
     /// Largest request body accepted, in bytes.
@@ -48,6 +50,7 @@ impl Default for GatewayConfig {
             supergraph_poll_ms: 1_000,
             subgraph_urls: BTreeMap::new(),
             subgraph_timeout_ms: 30_000,
+            subgraph_timeouts_ms: BTreeMap::new(),
             pool_idle_timeout_ms: 90_000,
             max_body_bytes: 2 * 1024 * 1024,
             plan_cache_capacity: 1_000,
@@ -75,6 +78,13 @@ impl GatewayConfig {
         Duration::from_millis(self.subgraph_timeout_ms)
     }
 
+    /// The timeout of one subgraph's fetches.
+    pub fn subgraph_timeout_for(&self, subgraph: &str) -> Duration {
+        self.subgraph_timeouts_ms
+            .get(subgraph)
+            .map_or_else(|| self.subgraph_timeout(), |ms| Duration::from_millis(*ms))
+    }
+
     pub fn pool_idle_timeout(&self) -> Duration {
         Duration::from_millis(self.pool_idle_timeout_ms)
     }
@@ -92,13 +102,21 @@ mod tests {
     #[allow(clippy::result_large_err)] // figment's Jail API returns its own error type
     fn file_then_environment_override_defaults() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("gw.toml", "listen = \"127.0.0.1:5000\"\nexpose_query_plan = true\n[subgraph_urls]\nusers = \"http://u/graphql\"\n")?;
+            jail.create_file("gw.toml", "listen = \"127.0.0.1:5000\"\nexpose_query_plan = true\n[subgraph_urls]\nusers = \"http://u/graphql\"\n[subgraph_timeouts_ms]\norders = 100\n")?;
             jail.set_env("SWITCHYARD_SUBGRAPH_TIMEOUT_MS", "250");
             let config = GatewayConfig::load(Some(std::path::Path::new("gw.toml"))).expect("loads");
             assert_eq!(config.listen.port(), 5000);
             assert!(config.expose_query_plan);
             assert_eq!(config.subgraph_urls["users"], "http://u/graphql");
             assert_eq!(config.subgraph_timeout(), Duration::from_millis(250));
+            assert_eq!(
+                config.subgraph_timeout_for("orders"),
+                Duration::from_millis(100)
+            );
+            assert_eq!(
+                config.subgraph_timeout_for("users"),
+                Duration::from_millis(250)
+            );
             jail.create_file("bad.toml", "no_such_option = 1\n")?;
             assert!(GatewayConfig::load(Some(std::path::Path::new("bad.toml"))).is_err());
             Ok(())

@@ -50,7 +50,7 @@ impl Executor {
     pub fn new(
         supergraph: Arc<Supergraph>,
         http: reqwest::Client,
-        timeout: Duration,
+        timeout_of: impl Fn(&str) -> Duration,
         url_of: impl Fn(&str) -> Option<String>,
     ) -> Self {
         let clients = supergraph
@@ -58,7 +58,7 @@ impl Executor {
             .iter()
             .map(|s| {
                 let url = url_of(&s.name).unwrap_or_else(|| s.url.clone());
-                SubgraphClient::new(s.name.clone(), url, timeout, http.clone())
+                SubgraphClient::new(s.name.clone(), url, timeout_of(&s.name), http.clone())
             })
             .collect();
         Self {

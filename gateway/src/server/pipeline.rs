@@ -103,7 +103,7 @@ impl Gateway {
         let executor = Executor::new(
             supergraph.clone(),
             self.http.clone(),
-            self.config.subgraph_timeout(),
+            |name| self.config.subgraph_timeout_for(name),
             |name| urls.get(name).cloned(),
         );
         let implementers = supergraph.api_schema().implementers_map();
