@@ -10,7 +10,6 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 
 use crate::supergraph::compose::{ComposeError, SubgraphInput, compose};
 use crate::{Gateway, GatewayConfig, StartError};
@@ -292,17 +291,8 @@ pub async fn run(
     tracing::info!(subgraphs = sources.len(), "supergraph composed");
     let addr = config.listen;
     let gateway = crate::build(config, &sdl)?;
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind { addr, source })?;
-    tracing::info!(
-        "gateway listening on http://{}/graphql",
-        listener.local_addr()?
-    );
-    let watcher = tokio::spawn(watch_subgraphs(gateway.clone(), client, sources, sdl, poll));
-    let result = crate::serve(listener, gateway, shutdown).await;
-    watcher.abort();
-    result
+    let watcher = watch_subgraphs(gateway.clone(), client, sources, sdl, poll);
+    crate::serve_watched(addr, gateway, watcher, shutdown).await
 }
 
 #[cfg(test)]

@@ -62,6 +62,18 @@ pub async fn run(
     let addr = config.listen;
     let poll = config.supergraph_poll();
     let gateway = build(config, &sdl)?;
+    let watcher = server::watch_supergraph(gateway.clone(), path, poll);
+    serve_watched(addr, gateway, watcher, shutdown).await
+}
+
+/// Binds `addr` and serves `gateway` until `shutdown`, with `watcher` (what
+/// keeps its supergraph current) running alongside.
+pub(crate) async fn serve_watched(
+    addr: SocketAddr,
+    gateway: Arc<Gateway>,
+    watcher: impl Future<Output = ()> + Send + 'static,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| StartError::Bind { addr, source })?;
@@ -69,7 +81,7 @@ pub async fn run(
         "gateway listening on http://{}/graphql",
         listener.local_addr()?
     );
-    let watcher = tokio::spawn(server::watch_supergraph(gateway.clone(), path, poll));
+    let watcher = tokio::spawn(watcher);
     let result = serve(listener, gateway, shutdown).await;
     watcher.abort();
     result
