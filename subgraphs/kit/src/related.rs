@@ -54,11 +54,16 @@ where
         .to_owned();
     let statement = db.get_database_backend().build(&outer);
     let rows = E::find().from_raw_sql(statement).all(db).await?;
-    let mut out: HashMap<i32, Vec<E::Model>> = HashMap::new();
+    Ok(group_by_parent(rows, parent_of))
+}
+
+/// Rows keyed by their parent, each parent's in the order they came.
+fn group_by_parent<M>(rows: Vec<M>, parent_of: fn(&M) -> i32) -> HashMap<i32, Vec<M>> {
+    let mut out: HashMap<i32, Vec<M>> = HashMap::new();
     for row in rows {
         out.entry(parent_of(&row)).or_default().push(row);
     }
-    Ok(out)
+    out
 }
 
 /// Number of rows per parent matching `filter`, in one `GROUP BY` statement.
@@ -101,11 +106,7 @@ where
         .order_by_asc(id_column)
         .all(db)
         .await?;
-    let mut out: HashMap<i32, Vec<E::Model>> = HashMap::new();
-    for row in rows {
-        out.entry(parent_of(&row)).or_default().push(row);
-    }
-    Ok(out)
+    Ok(group_by_parent(rows, parent_of))
 }
 
 /// One parent's page of rows: those matching the field's `filter` arguments, cut by `args`.

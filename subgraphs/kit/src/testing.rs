@@ -43,18 +43,12 @@ where
     Fut: std::future::Future<Output = TestServer>,
 {
     crate::install_crypto_provider();
-    // SQLite: a file in a temporary folder (an in-memory database would be one per pooled connection).
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-    let server = TestServer::start::<S>(url, "sqlite", &tune).await;
-    body(server).await.stop().await;
-
-    if let Some(pg) = postgres_admin_url() {
-        let fresh = FreshPostgres::create(&pg).await;
-        let server = TestServer::start::<S>(fresh.url.clone(), "postgres", &tune).await;
+    let (tune, body) = (&tune, &body);
+    each_fresh_database(|backend, url| async move {
+        let server = TestServer::start::<S>(url, backend, tune).await;
         body(server).await.stop().await;
-        fresh.drop().await;
-    }
+    })
+    .await;
 }
 
 fn postgres_admin_url() -> Option<String> {
@@ -265,6 +259,7 @@ where
     F: Fn(&'static str, String) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    // SQLite: a file in a temporary folder (an in-memory database would be one per pooled connection).
     let dir = tempfile::tempdir().expect("temp dir");
     body(
         "sqlite",
