@@ -322,25 +322,28 @@ fn validation_errors(
             _ => {}
         }
     }
-    errors
-        .iter()
-        .filter(|d| {
-            !(d.error.unstable_error_name() == Some("MissingSubselection")
-                && d.error
-                    .location()
-                    .is_some_and(|l| written.contains(&l.offset())))
-        })
-        .take(planner::MAX_REPORTED_ERRORS)
-        .map(|d| {
-            serde_json::to_value(d.to_json())
-                .unwrap_or_else(|_| json!({ "message": d.error.to_string() }))
-        })
-        .collect()
+    json_errors(errors.iter().filter(|d| {
+        !(d.error.unstable_error_name() == Some("MissingSubselection")
+            && d.error
+                .location()
+                .is_some_and(|l| written.contains(&l.offset())))
+    }))
 }
 
 fn diagnostics(errors: &apollo_compiler::validation::DiagnosticList) -> Vec<Value> {
-    errors
-        .iter()
+    json_errors(errors.iter())
+}
+
+/// Response errors for at most [`planner::MAX_REPORTED_ERRORS`] diagnostics.
+fn json_errors<'a>(
+    diagnostics: impl Iterator<
+        Item = apollo_compiler::diagnostic::Diagnostic<
+            'a,
+            apollo_compiler::validation::DiagnosticData,
+        >,
+    >,
+) -> Vec<Value> {
+    diagnostics
         .take(planner::MAX_REPORTED_ERRORS)
         .map(|d| {
             serde_json::to_value(d.to_json())
