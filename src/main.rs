@@ -16,6 +16,12 @@ use orders::Orders;
 use tokio::sync::watch;
 use users::Users;
 
+/// Every role spends a large share of its time allocating small JSON nodes
+/// and strings; mimalloc takes about half of glibc malloc's time for that
+/// (`bench/RESULTS.md`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "switchyard",

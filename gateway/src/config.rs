@@ -10,6 +10,8 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
+pub use crate::executor::entity_cache::{EntityCacheConfig, TypeCacheConfig};
+
 #[derive(Debug, thiserror::Error)]
 #[error("invalid gateway configuration: {0}")]
 pub struct ConfigError(#[from] Box<figment::Error>);
@@ -40,6 +42,20 @@ pub struct GatewayConfig {
     /// Put the query plan in `extensions.queryPlan` when the request has
     /// `x-switchyard-plan: true`.
     pub expose_query_plan: bool,
+    /// Client request headers passed on to every subgraph (trace context
+    /// always is).
+    pub forward_headers: Vec<String>,
+    /// Identical subgraph queries in flight at the same time share one HTTP
+    /// call (never mutations, nor anything of a mutation operation).
+    pub dedup_subgraph_requests: bool,
+    /// Entity fetches of concurrent client requests for the same subgraph and
+    /// selection coalesce into one `_entities` call within this window, in
+    /// microseconds; 0 turns it off.
+    pub entity_batch_window_us: u64,
+    /// A shared entity batch goes out as soon as it holds this many representations.
+    pub entity_batch_max: usize,
+    /// The gateway's cache of `_entities` results.
+    pub entity_cache: EntityCacheConfig,
 }
 
 impl Default for GatewayConfig {
@@ -56,20 +72,43 @@ impl Default for GatewayConfig {
             plan_cache_capacity: 1_000,
             introspection: true,
             expose_query_plan: false,
+            forward_headers: Vec::new(),
+            dedup_subgraph_requests: true,
+            entity_batch_window_us: 0,
+            entity_batch_max: 500,
+            entity_cache: EntityCacheConfig::default(),
         }
     }
 }
 
 impl GatewayConfig {
     /// Defaults, then the TOML file (if any), then `SWITCHYARD_<FIELD>` variables
-    /// (`SWITCHYARD_SUBGRAPH_URLS__USERS=...` for a map entry).
+    /// (`SWITCHYARD_SUBGRAPH_URLS__USERS=...` for a map entry). A file key
+    /// that is no setting is an error; a `SWITCHYARD_*` variable that names
+    /// none is ignored with a warning, as the environment also carries other
+    /// tools' variables (`SWITCHYARD_BIN` of the benchmarks and tests).
     pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Self::default()));
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
+        let settings: Vec<String> = serde_json::to_value(Self::default())
+            .ok()
+            .and_then(|v| v.as_object().map(|o| o.keys().cloned().collect()))
+            .unwrap_or_default();
+        let env = Env::prefixed("SWITCHYARD_").split("__").filter(move |key| {
+            let key = key.as_str().to_ascii_lowercase();
+            let known = settings.iter().any(|s| {
+                key.strip_prefix(s.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('.') || rest.starts_with("__"))
+            });
+            if !known {
+                tracing::warn!(variable = %format!("SWITCHYARD_{}", key.to_ascii_uppercase()), "not a gateway setting; ignored");
+            }
+            known
+        });
         figment
-            .merge(Env::prefixed("SWITCHYARD_").split("__"))
+            .merge(env)
             .extract()
             .map_err(|e| ConfigError(Box::new(e)))
     }
@@ -102,8 +141,10 @@ mod tests {
     #[allow(clippy::result_large_err)] // figment's Jail API returns its own error type
     fn file_then_environment_override_defaults() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("gw.toml", "listen = \"127.0.0.1:5000\"\nexpose_query_plan = true\n[subgraph_urls]\nusers = \"http://u/graphql\"\n[subgraph_timeouts_ms]\norders = 100\n")?;
+            jail.create_file("gw.toml", "listen = \"127.0.0.1:5000\"\nexpose_query_plan = true\n[subgraph_urls]\nusers = \"http://u/graphql\"\n[subgraph_timeouts_ms]\norders = 100\n[entity_cache]\nenabled = true\n[entity_cache.types.User]\nttl_secs = 30\n")?;
             jail.set_env("SWITCHYARD_SUBGRAPH_TIMEOUT_MS", "250");
+            jail.set_env("SWITCHYARD_ENTITY_CACHE__TYPES__ORDER__PRIVATE", "true");
+            jail.set_env("SWITCHYARD_ENTITY_CACHE__PRIVATE_KEY_HEADERS", "[authorization]");
             let config = GatewayConfig::load(Some(std::path::Path::new("gw.toml"))).expect("loads");
             assert_eq!(config.listen.port(), 5000);
             assert!(config.expose_query_plan);
@@ -117,6 +158,13 @@ mod tests {
                 config.subgraph_timeout_for("users"),
                 Duration::from_millis(250)
             );
+            let cache = &config.entity_cache;
+            assert!(cache.enabled);
+            assert_eq!(cache.types["User"].ttl_secs, Some(30));
+            assert!(cache.types["order"].private);
+            assert_eq!(cache.private_key_headers, ["authorization"]);
+            jail.set_env("SWITCHYARD_BIN", "/usr/bin/true");
+            assert!(GatewayConfig::load(None).is_ok(), "other tools' variables are ignored");
             jail.create_file("bad.toml", "no_such_option = 1\n")?;
             assert!(GatewayConfig::load(Some(std::path::Path::new("bad.toml"))).is_err());
             Ok(())

@@ -7,6 +7,7 @@ pub mod composition;
 pub mod config;
 pub mod error;
 pub mod executor;
+pub mod metrics;
 pub mod planner;
 pub mod server;
 pub mod supergraph;

@@ -2,59 +2,77 @@
 //! plan path, reading representations out of them, and deep-merging subgraph
 //! results back in.
 
-use serde_json::{Map, Value};
-
+use super::value::{Object, Value};
 use crate::planner::{PathElement, Selection, SelectionSet};
 
-/// A position in the response: object keys and list indexes from the root.
-pub type Position = Vec<PathSegment>;
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum PathSegment {
-    Key(String),
-    Index(usize),
+/// Objects found in the tree, each as the steps from the root to it: an entry
+/// index inside an object, an item index inside a list. Entries are only ever
+/// appended to objects, so the steps stay valid while other fetches merge in;
+/// keeping indexes rather than keys saves a string per step.
+#[derive(Debug, Default, Clone)]
+pub struct Positions {
+    steps: Vec<u32>,
+    ends: Vec<u32>,
 }
 
-impl PathSegment {
-    pub fn to_json(&self) -> Value {
-        match self {
-            Self::Key(k) => Value::String(k.clone()),
-            Self::Index(i) => Value::from(*i),
-        }
+impl Positions {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The steps to the `i`-th object found.
+    pub fn get(&self, i: usize) -> &[u32] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.steps[start..self.ends[i] as usize]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[u32]> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    fn push(&mut self, steps: &[u32]) {
+        self.steps.extend_from_slice(steps);
+        self.ends.push(self.steps.len() as u32);
     }
 }
 
 /// Every object found by following `path` from `root` (`@` walks list items);
 /// nulls and missing keys along the way are skipped (a parent fetch failed).
-pub fn objects_at(root: &Value, path: &[PathElement]) -> Vec<Position> {
-    let mut out = Vec::new();
-    let mut current = Vec::new();
+pub fn objects_at(root: &Value, path: &[PathElement]) -> Positions {
+    let mut out = Positions::default();
+    let mut current = Vec::with_capacity(path.len() + 4);
     walk(root, path, &mut current, &mut out);
     out
 }
 
-fn walk(value: &Value, path: &[PathElement], current: &mut Position, out: &mut Vec<Position>) {
+fn walk(value: &Value, path: &[PathElement], current: &mut Vec<u32>, out: &mut Positions) {
     match (path.first(), value) {
-        (None, Value::Object(_)) => out.push(current.clone()),
+        (None, Value::Object(_)) => out.push(current),
         // Lists nested deeper than the path says (a list of lists) are walked through.
         (None, Value::Array(items)) | (Some(PathElement::List), Value::Array(items)) => {
             let rest = if path.is_empty() { path } else { &path[1..] };
             for (i, item) in items.iter().enumerate() {
-                current.push(PathSegment::Index(i));
+                current.push(i as u32);
                 walk(item, rest, current, out);
                 current.pop();
             }
         }
-        (Some(PathElement::Key(key)), Value::Object(map)) => {
-            if let Some(child) = map.get(key) {
-                current.push(PathSegment::Key(key.clone()));
+        (Some(PathElement::Key(key)), Value::Object(object)) => {
+            if let Some(at) = object.position(key)
+                && let Some((_, child)) = object.entry_at(at)
+            {
+                current.push(at as u32);
                 walk(child, &path[1..], current, out);
                 current.pop();
             }
         }
         (Some(PathElement::Key(_)), Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
-                current.push(PathSegment::Index(i));
+                current.push(i as u32);
                 walk(item, path, current, out);
                 current.pop();
             }
@@ -63,20 +81,40 @@ fn walk(value: &Value, path: &[PathElement], current: &mut Position, out: &mut V
     }
 }
 
-pub fn get<'a>(root: &'a Value, position: &[PathSegment]) -> Option<&'a Value> {
-    position.iter().try_fold(root, |v, seg| match (seg, v) {
-        (PathSegment::Key(k), Value::Object(m)) => m.get(k),
-        (PathSegment::Index(i), Value::Array(a)) => a.get(*i),
+pub fn get<'a>(root: &'a Value, position: &[u32]) -> Option<&'a Value> {
+    position.iter().try_fold(root, |v, step| match v {
+        Value::Object(o) => o.entry_at(*step as usize).map(|(_, v)| v),
+        Value::Array(a) => a.get(*step as usize),
         _ => None,
     })
 }
 
-pub fn get_mut<'a>(root: &'a mut Value, position: &[PathSegment]) -> Option<&'a mut Value> {
-    position.iter().try_fold(root, |v, seg| match (seg, v) {
-        (PathSegment::Key(k), Value::Object(m)) => m.get_mut(k),
-        (PathSegment::Index(i), Value::Array(a)) => a.get_mut(*i),
+pub fn get_mut<'a>(root: &'a mut Value, position: &[u32]) -> Option<&'a mut Value> {
+    position.iter().try_fold(root, |v, step| match v {
+        Value::Object(o) => o.value_at_mut(*step as usize),
+        Value::Array(a) => a.get_mut(*step as usize),
         _ => None,
     })
+}
+
+/// The response path of a position (keys and list indexes), for errors.
+pub fn response_path(root: &Value, position: &[u32]) -> Vec<serde_json::Value> {
+    let mut out = Vec::with_capacity(position.len());
+    let mut current = Some(root);
+    for step in position {
+        current = match current {
+            Some(Value::Object(o)) => o.entry_at(*step as usize).map(|(key, value)| {
+                out.push(serde_json::Value::String(key.to_owned()));
+                value
+            }),
+            Some(Value::Array(a)) => {
+                out.push(serde_json::Value::from(*step));
+                a.get(*step as usize)
+            }
+            _ => None,
+        };
+    }
+    out
 }
 
 /// The representation of `object` for an entity fetch: `requires` read out of
@@ -89,12 +127,12 @@ pub fn representation(
     requires: &SelectionSet,
     typename_overrides: &[String],
     matches: &dyn Fn(&str, &str) -> bool,
-) -> Option<Value> {
+) -> Option<Object> {
     let Value::Object(map) = object else {
         return None;
     };
     let typename = map.get("__typename").and_then(Value::as_str);
-    let mut out = Map::new();
+    let mut out = Object::with_capacity(4);
     let mut matched = false;
     for selection in &requires.selections {
         match selection {
@@ -107,36 +145,37 @@ pub fn representation(
                     continue;
                 }
                 matched = true;
-                select_into(map, &fragment.selection_set, &mut out, matches)?;
+                select_into(map, &fragment.selection_set.selections, &mut out, matches)?;
                 if let Some(condition) = &fragment.type_condition
                     && typename_overrides.iter().any(|t| t == condition)
                 {
-                    out.insert("__typename".into(), Value::String(condition.clone()));
+                    out.insert("__typename", Value::String(condition.into()));
                 }
             }
             Selection::Field(_) => {
                 matched = true;
-                select_into(
-                    map,
-                    &SelectionSet {
-                        selections: vec![selection.clone()],
-                    },
-                    &mut out,
-                    matches,
-                )?;
+                select_into(map, std::slice::from_ref(selection), &mut out, matches)?;
             }
         }
     }
-    matched.then_some(Value::Object(out))
+    matched.then_some(out)
+}
+
+/// The fields of `selection` read out of `object` (each under its response
+/// key, written under its name); `None` when one is missing.
+pub fn select(object: &Object, selection: &SelectionSet) -> Option<Object> {
+    let mut out = Object::with_capacity(selection.selections.len());
+    select_into(object, &selection.selections, &mut out, &|_, _| true)?;
+    Some(out)
 }
 
 fn select_into(
-    object: &Map<String, Value>,
-    selection: &SelectionSet,
-    out: &mut Map<String, Value>,
+    object: &Object,
+    selections: &[Selection],
+    out: &mut Object,
     matches: &dyn Fn(&str, &str) -> bool,
 ) -> Option<()> {
-    for s in &selection.selections {
+    for s in selections {
         match s {
             Selection::Field(field) => {
                 let value = object.get(field.response_key())?;
@@ -145,7 +184,7 @@ fn select_into(
                 } else {
                     select_value(value, &field.selection_set, matches)?
                 };
-                out.insert(field.name.clone(), selected);
+                out.insert(field.name.as_str(), selected);
             }
             Selection::InlineFragment(fragment) => {
                 let typename = object.get("__typename").and_then(Value::as_str);
@@ -154,7 +193,7 @@ fn select_into(
                     _ => true,
                 };
                 if applies {
-                    select_into(object, &fragment.selection_set, out, matches)?;
+                    select_into(object, &fragment.selection_set.selections, out, matches)?;
                 }
             }
         }
@@ -175,8 +214,8 @@ fn select_value(
             .collect::<Option<Vec<_>>>()
             .map(Value::Array),
         Value::Object(map) => {
-            let mut out = Map::new();
-            select_into(map, selection, &mut out, matches)?;
+            let mut out = Object::default();
+            select_into(map, &selection.selections, &mut out, matches)?;
             Some(Value::Object(out))
         }
         other => Some(other.clone()),
@@ -188,12 +227,14 @@ fn select_value(
 pub fn deep_merge(target: &mut Value, source: Value) {
     match (target, source) {
         (Value::Object(t), Value::Object(s)) => {
+            if t.is_empty() {
+                *t = s;
+                return;
+            }
             for (key, value) in s {
                 match t.get_mut(&key) {
                     Some(existing) => deep_merge(existing, value),
-                    None => {
-                        t.insert(key, value);
-                    }
+                    None => t.push_unchecked(key, value),
                 }
             }
         }
@@ -213,9 +254,15 @@ mod tests {
 
     use super::*;
 
+    fn value(json: serde_json::Value) -> Value {
+        Value::from(json)
+    }
+
     #[test]
     fn finds_objects_through_lists_and_skips_nulls() {
-        let data = json!({ "users": { "edges": [ { "node": { "id": "1" } }, { "node": null }, { "node": { "id": "3" } } ] } });
+        let data = value(
+            json!({ "users": { "edges": [ { "node": { "id": "1" } }, { "node": null }, { "node": { "id": "3" } } ] } }),
+        );
         let path = vec![
             PathElement::Key("users".into()),
             PathElement::Key("edges".into()),
@@ -224,18 +271,25 @@ mod tests {
         ];
         let found = objects_at(&data, &path);
         assert_eq!(found.len(), 2);
-        assert_eq!(get(&data, &found[1]).unwrap()["id"], "3");
+        assert_eq!(
+            get(&data, found.get(1)).and_then(|o| o.get("id")),
+            Some(&value(json!("3")))
+        );
+        assert_eq!(
+            response_path(&data, found.get(1)),
+            vec![json!("users"), json!("edges"), json!(2), json!("node")]
+        );
     }
 
     #[test]
     fn merging_keeps_existing_data_against_nulls() {
-        let mut target = json!({ "a": { "b": 1 }, "list": [{ "x": 1 }, { "x": 2 }] });
+        let mut target = value(json!({ "a": { "b": 1 }, "list": [{ "x": 1 }, { "x": 2 }] }));
         deep_merge(
             &mut target,
-            json!({ "a": null, "c": 2, "list": [{ "y": 1 }, { "y": 2 }] }),
+            value(json!({ "a": null, "c": 2, "list": [{ "y": 1 }, { "y": 2 }] })),
         );
         assert_eq!(
-            target,
+            target.to_json(),
             json!({ "a": { "b": 1 }, "c": 2, "list": [{ "x": 1, "y": 1 }, { "x": 2, "y": 2 }] })
         );
     }

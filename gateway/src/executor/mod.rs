@@ -1,69 +1,124 @@
 //! Executes a [`QueryPlan`]: root fetches and `_entities` fetches against the
-//! subgraphs, merged into one response tree, then shaped to the client's
-//! operation (field order, aliases, null propagation) by [`shape`].
+//! subgraphs, merged into one response tree ([`value`]), then written out in
+//! the client's shape by [`shape`]. Entity fetches go through the entity
+//! cache ([`entity_cache`], when configured) and, optionally, batches shared
+//! with concurrent requests ([`batch`]); identical queries in flight share
+//! one HTTP call ([`client`]).
 
+mod batch;
 mod client;
+pub mod entities;
+pub mod entity_cache;
 pub mod json;
 pub mod shape;
+pub mod value;
 
 use std::{
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, MutexGuard},
     time::Duration,
 };
 
 use futures::future::{BoxFuture, FutureExt, join_all};
 use reqwest::header::HeaderMap;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value as Json, json};
 use tracing::Instrument;
 
-pub use client::{FetchError, SubgraphClient, SubgraphResponse, http_client};
-use json::{PathSegment, Position};
+pub use client::{
+    FetchError, RawResponse, SubgraphClient, SubgraphResponse, http_client, request_body,
+    variables_text,
+};
+pub use entities::{EntitiesResponse, Representations};
+use entities::entity_error_index;
+use entity_cache::{EntityCache, EntityKeys};
+use value::Value;
 
 use crate::{
-    planner::{ConditionNode, FetchNode, FlattenNode, PlanNode, QueryPlan},
+    config::GatewayConfig,
+    metrics::Metrics,
+    planner::{ConditionNode, FetchNode, FlattenNode, OperationKind, PlanNode, QueryPlan},
     supergraph::Supergraph,
 };
 
-/// Clients for every subgraph of one supergraph, indexed like its subgraphs.
+/// Clients for every subgraph of one supergraph, indexed like its subgraphs,
+/// and what entity fetches go through.
 pub struct Executor {
     supergraph: Arc<Supergraph>,
     clients: Vec<SubgraphClient>,
+    cache: Option<EntityCache>,
+    batcher: Option<batch::Batcher>,
+    dedup: bool,
+}
+
+/// One client request, as execution needs it.
+pub struct Request<'a> {
+    pub variables: &'a Map<String, Json>,
+    /// Headers passed on to every subgraph.
+    pub headers: &'a HeaderMap,
+    /// Whose private data this request may see in the entity cache
+    /// ([`Executor::private_scope`]).
+    pub scope: Option<u64>,
+    /// A mutation operation: its fetches read fresh data (no cache, no
+    /// sharing with other requests), and the entities it returns are evicted.
+    pub mutation: bool,
 }
 
 /// What execution produced before shaping: the merged data and the errors.
 #[derive(Debug, Default)]
 pub struct Execution {
     pub data: Value,
-    pub errors: Vec<Value>,
-}
-
-struct Run<'a> {
-    executor: &'a Executor,
-    variables: &'a Map<String, Value>,
-    headers: &'a HeaderMap,
-    data: Mutex<Value>,
-    errors: Mutex<Vec<Value>>,
+    pub errors: Vec<Json>,
 }
 
 impl Executor {
-    /// `url_of` may override the supergraph's routing URLs (configuration).
+    /// Clients per subgraph (routing URLs and timeouts from `config` where it
+    /// sets them), the entity cache and batching as `config` asks.
+    /// `entity_keys` are the supergraph's `@key`s (from the planner).
     pub fn new(
         supergraph: Arc<Supergraph>,
         http: reqwest::Client,
-        timeout_of: impl Fn(&str) -> Duration,
-        url_of: impl Fn(&str) -> Option<String>,
+        config: &GatewayConfig,
+        metrics: &Metrics,
+        entity_keys: EntityKeys,
     ) -> Self {
-        let clients = supergraph
+        let clients: Vec<SubgraphClient> = supergraph
             .subgraphs()
             .iter()
             .map(|s| {
-                let url = url_of(&s.name).unwrap_or_else(|| s.url.clone());
-                SubgraphClient::new(s.name.clone(), url, timeout_of(&s.name), http.clone())
+                let url = config
+                    .subgraph_urls
+                    .get(&s.name)
+                    .cloned()
+                    .unwrap_or_else(|| s.url.clone());
+                SubgraphClient::new(
+                    s.name.clone(),
+                    url,
+                    config.subgraph_timeout_for(&s.name),
+                    http.clone(),
+                    metrics.subgraph(&s.name),
+                )
             })
             .collect();
+        let longest_fetch = clients
+            .iter()
+            .map(|c| c.timeout)
+            .max()
+            .unwrap_or(Duration::ZERO);
+        let cache = config
+            .entity_cache
+            .enabled
+            .then(|| EntityCache::new(config.entity_cache.clone(), entity_keys, longest_fetch));
+        let batcher = (config.entity_batch_window_us > 0).then(|| {
+            batch::Batcher::new(
+                Duration::from_micros(config.entity_batch_window_us),
+                config.entity_batch_max,
+            )
+        });
         Self {
             supergraph,
             clients,
+            cache,
+            batcher,
+            dedup: config.dedup_subgraph_requests,
         }
     }
 
@@ -71,29 +126,53 @@ impl Executor {
         &self.clients
     }
 
+    /// The entity cache, when configured.
+    pub fn entity_cache(&self) -> Option<&EntityCache> {
+        self.cache.as_ref()
+    }
+
+    /// The private scope of a client request (from its headers).
+    pub fn private_scope(&self, headers: &HeaderMap) -> Option<u64> {
+        self.cache.as_ref().and_then(|c| c.scope(headers))
+    }
+
     /// Runs every fetch of `plan`; never fails as a whole: a failed fetch leaves
     /// its fields out of the data and says why in the errors.
-    pub async fn execute(
-        &self,
-        plan: &QueryPlan,
-        variables: &Map<String, Value>,
-        headers: &HeaderMap,
-    ) -> Execution {
+    pub async fn execute(&self, plan: &QueryPlan, request: &Request<'_>) -> Execution {
         let run = Run {
             executor: self,
-            variables,
-            headers,
-            data: Mutex::new(Value::Object(Map::new())),
+            request,
+            data: Mutex::new(Value::Object(value::Object::default())),
             errors: Mutex::new(Vec::new()),
         };
         if let Some(node) = &plan.node {
             run.node(node).await;
         }
-        Execution {
+        let execution = Execution {
             data: run.data.into_inner().unwrap_or_else(|p| p.into_inner()),
             errors: run.errors.into_inner().unwrap_or_else(|p| p.into_inner()),
+        };
+        if request.mutation
+            && let Some(cache) = &self.cache
+        {
+            let evicted = cache.evict_all_in(&execution.data);
+            if evicted > 0 {
+                tracing::debug!(evicted, "mutation evicted cached entities");
+            }
         }
+        execution
     }
+}
+
+struct Run<'a> {
+    executor: &'a Executor,
+    request: &'a Request<'a>,
+    data: Mutex<Value>,
+    errors: Mutex<Vec<Json>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Run<'_> {
@@ -118,9 +197,10 @@ impl Run<'_> {
 
     async fn condition(&self, condition: &ConditionNode) {
         let value = self
+            .request
             .variables
             .get(&condition.variable)
-            .and_then(Value::as_bool)
+            .and_then(Json::as_bool)
             .unwrap_or(false);
         let branch = if value {
             &condition.if_true
@@ -132,48 +212,37 @@ impl Run<'_> {
         }
     }
 
-    fn variables_for(&self, fetch: &FetchNode) -> Map<String, Value> {
-        fetch
-            .variable_usages
-            .iter()
-            .filter_map(|name| self.variables.get(name).map(|v| (name.clone(), v.clone())))
-            .collect()
-    }
-
-    async fn send(
-        &self,
-        fetch: &FetchNode,
-        variables: Map<String, Value>,
-    ) -> Result<SubgraphResponse, (String, FetchError)> {
-        let client = &self.executor.clients[fetch.subgraph.0];
-        let body = json!({ "query": fetch.operation, "variables": variables });
-        let span = tracing::info_span!("subgraph_fetch", subgraph = %client.name, entities = fetch.requires.is_some());
-        client
-            .fetch(&body, self.headers.clone())
-            .instrument(span)
-            .await
-            .map_err(|e| (client.name.clone(), e))
+    /// Queries may share an identical request in flight; nothing of a
+    /// mutation operation does (it must read its own writes).
+    fn may_share(&self, fetch: &FetchNode) -> bool {
+        !self.request.mutation && fetch.operation_kind == OperationKind::Query
     }
 
     async fn root_fetch(&self, fetch: &FetchNode) {
-        match self.send(fetch, self.variables_for(fetch)).await {
+        let client = &self.executor.clients[fetch.subgraph.0];
+        let variables = variables_text(self.request.variables, &fetch.variable_usages);
+        let body = request_body(&fetch.operation, &variables, None::<std::iter::Empty<&[u8]>>);
+        let span = tracing::info_span!("subgraph_fetch", subgraph = %client.name, entities = false);
+        let dedup = self.executor.dedup && self.may_share(fetch);
+        let outcome = client
+            .fetch(body, self.request.headers, dedup)
+            .instrument(span)
+            .await
+            .and_then(|raw| raw.parse());
+        match outcome {
             Ok(response) => {
                 if let Some(data) = response.data {
-                    json::deep_merge(
-                        &mut self.data.lock().unwrap_or_else(|p| p.into_inner()),
-                        data,
-                    );
+                    json::deep_merge(&mut lock(&self.data), data);
                 }
                 let service = &fetch.service_name;
-                let mut errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
-                errors.extend(
+                lock(&self.errors).extend(
                     response
                         .errors
                         .into_iter()
-                        .map(|e| with_service(e, service, |path| Some(path.to_vec()))),
+                        .map(|e| with_service(e, service, Some)),
                 );
             }
-            Err((service, e)) => self.fetch_failed(&service, &e, None),
+            Err(e) => self.fetch_failed(&client.name, &e, None),
         }
     }
 
@@ -185,154 +254,201 @@ impl Run<'_> {
         let Some(requires) = &fetch.requires else {
             return;
         };
-        // Representations, each sent once, and every position that produced it.
-        let (representations, positions) = {
-            let data = self.data.lock().unwrap_or_else(|p| p.into_inner());
-            let mut representations: Vec<Value> = Vec::new();
-            let mut positions: Vec<Vec<Position>> = Vec::new();
-            let mut index: std::collections::HashMap<String, usize> =
-                std::collections::HashMap::new();
-            let supergraph = &self.executor.supergraph;
-            let matches = |condition: &str, typename: &str| {
-                supergraph.type_condition_matches(condition, typename)
-            };
-            for position in json::objects_at(&data, &flatten.path) {
-                let Some(object) = json::get(&data, &position) else {
-                    continue;
-                };
-                let Some(rep) =
-                    json::representation(object, requires, &fetch.typename_overrides, &matches)
-                else {
-                    continue;
-                };
-                let key = rep.to_string();
-                let i = *index.entry(key).or_insert_with(|| {
-                    representations.push(rep);
-                    positions.push(Vec::new());
-                    representations.len() - 1
-                });
-                positions[i].push(position);
-            }
-            (representations, positions)
+        let cache = self
+            .executor
+            .cache
+            .as_ref()
+            .filter(|_| self.may_share(fetch));
+        let reps = {
+            let data = lock(&self.data);
+            Representations::collect(
+                &data,
+                flatten,
+                fetch,
+                requires,
+                &self.executor.supergraph,
+                cache,
+            )
         };
-        if representations.is_empty() {
+        if reps.is_empty() {
             return;
         }
-        let mut variables = self.variables_for(fetch);
-        variables.insert("representations".into(), Value::Array(representations));
-        match self.send(fetch, variables).await {
-            Ok(response) => {
-                let entities = match response.data {
-                    Some(Value::Object(mut data)) => match data.remove("_entities") {
-                        Some(Value::Array(list)) => list,
-                        _ => Vec::new(),
-                    },
-                    _ => Vec::new(),
-                };
-                {
-                    let mut data = self.data.lock().unwrap_or_else(|p| p.into_inner());
-                    for (entity, at) in entities.iter().zip(&positions) {
-                        for position in at {
-                            if let Some(target) = json::get_mut(&mut data, position) {
-                                json::deep_merge(target, entity.clone());
-                            }
+        let client = &self.executor.clients[fetch.subgraph.0];
+        let span = tracing::info_span!(
+            "subgraph_fetch",
+            subgraph = %client.name,
+            entities = reps.len(),
+            cache_hits = tracing::field::Empty,
+        );
+
+        // Entities per distinct representation: from the cache, or fetched.
+        let mut results: Vec<Option<Value>> = vec![None; reps.len()];
+        let mut misses: Vec<usize> = Vec::with_capacity(reps.len());
+        if let Some(cache) = cache {
+            for i in 0..reps.len() {
+                let hit = reps
+                    .cached_as(i)
+                    .and_then(|(id, selection)| cache.get(id, *selection, self.request.scope));
+                match hit {
+                    Some(entity) => results[i] = Some(entity),
+                    None => misses.push(i),
+                }
+            }
+            let hits = reps.len() - misses.len();
+            span.record("cache_hits", hits);
+            client.metrics().cache_hits.increment(hits as u64);
+            client.metrics().cache_misses.increment(misses.len() as u64);
+        } else {
+            misses.extend(0..reps.len());
+        }
+
+        // Errors with the index (into `misses`) of the representation they blame.
+        let mut blamed: Vec<(Json, Option<(usize, Vec<Json>)>)> = Vec::new();
+        if !misses.is_empty() {
+            let epoch = cache.map(EntityCache::epoch);
+            let sent: Vec<&[u8]> = misses.iter().map(|d| reps.text(*d)).collect();
+            match self.fetch_entities(fetch, client, &sent).instrument(span).await {
+                Ok(response) => {
+                    if let (Some(cache), Some(epoch)) = (cache, epoch)
+                        && response.errors.is_empty()
+                    {
+                        self.keep(cache, epoch, &reps, &misses, &response);
+                    }
+                    for error in response.errors {
+                        let blame = entity_error_index(&error, &response.entities);
+                        blamed.push((error, blame));
+                    }
+                    for (k, entity) in response.entities.into_iter().enumerate() {
+                        if let Some(d) = misses.get(k) {
+                            results[*d] = Some(entity);
                         }
                     }
                 }
-                let service = &fetch.service_name;
-                let mut errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
-                errors.extend(response.errors.into_iter().map(|e| {
-                    with_service(e, service, |path| {
-                        entity_error_path(path, &entities, &positions)
-                    })
-                }));
+                Err(e) => {
+                    let path = reps.path_of(&lock(&self.data), misses[0]);
+                    self.fetch_failed(&client.name, &e, Some(path));
+                }
             }
-            Err((service, e)) => {
-                let first = positions.first().and_then(|p| p.first()).cloned();
-                self.fetch_failed(&service, &e, first.as_deref())
+        }
+
+        let mut data = lock(&self.data);
+        // Error paths first: `_entities.N.rest` becomes the path of the N-th
+        // sent representation's first object, then `rest`.
+        let service = &fetch.service_name;
+        let errors: Vec<Json> = blamed
+            .into_iter()
+            .map(|(error, blame)| {
+                let path = blame.and_then(|(n, rest)| {
+                    let mut path = reps.path_of(&data, *misses.get(n)?);
+                    path.extend(rest);
+                    Some(path)
+                });
+                with_service(error, service, |_| path.clone())
+            })
+            .collect();
+        reps.merge(&mut data, results);
+        drop(data);
+        lock(&self.errors).extend(errors);
+    }
+
+    /// Keeps freshly fetched entities in the cache, as the subgraph's
+    /// `Cache-Control` and the configuration allow.
+    fn keep(
+        &self,
+        cache: &EntityCache,
+        epoch: u64,
+        reps: &Representations,
+        misses: &[usize],
+        response: &EntitiesResponse,
+    ) {
+        for (entity, d) in response.entities.iter().zip(misses) {
+            let Some((id, selection)) = reps.cached_as(*d) else {
+                continue;
+            };
+            if !matches!(entity, Value::Object(_)) {
+                continue;
+            }
+            if let Some(policy) = cache.policy(&id.typename, response.cache_control.as_ref()) {
+                cache.insert(
+                    id.clone(),
+                    *selection,
+                    self.request.scope,
+                    policy,
+                    epoch,
+                    entity.clone(),
+                );
             }
         }
     }
 
-    fn fetch_failed(&self, service: &str, error: &FetchError, position: Option<&[PathSegment]>) {
+    async fn fetch_entities(
+        &self,
+        fetch: &FetchNode,
+        client: &SubgraphClient,
+        representations: &[&[u8]],
+    ) -> Result<EntitiesResponse, FetchError> {
+        let variables = variables_text(self.request.variables, &fetch.variable_usages);
+        if let Some(batcher) = &self.executor.batcher
+            && self.may_share(fetch)
+        {
+            return batcher
+                .fetch(
+                    client,
+                    fetch.subgraph.0,
+                    &fetch.operation,
+                    variables,
+                    self.request.headers,
+                    representations,
+                )
+                .await;
+        }
+        let body = request_body(
+            &fetch.operation,
+            &variables,
+            Some(representations.iter().copied()),
+        );
+        let dedup = self.executor.dedup && self.may_share(fetch);
+        let raw = client.fetch(body, self.request.headers, dedup).await?;
+        let parsed = raw.parse()?;
+        Ok(EntitiesResponse::new(parsed, raw.cache_control))
+    }
+
+    fn fetch_failed(&self, service: &str, error: &FetchError, path: Option<Vec<Json>>) {
         tracing::warn!(subgraph = service, %error, "subgraph fetch failed");
         let mut e = json!({
             "message": format!("request to subgraph `{service}` failed: {error}"),
             "extensions": { "code": "SUBGRAPH_REQUEST_FAILED", "serviceName": service },
         });
-        if let Some(position) = position {
-            e["path"] = Value::Array(position.iter().map(PathSegment::to_json).collect());
+        if let Some(path) = path {
+            e["path"] = Json::Array(path);
         }
-        self.errors
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(e);
+        lock(&self.errors).push(e);
     }
-}
-
-/// The client's path of an `_entities` error: `_entities.N.rest` becomes the
-/// path of the N-th representation's first position, then `rest`.
-fn entity_error_path(
-    path: &[Value],
-    entities: &[Value],
-    positions: &[Vec<Position>],
-) -> Option<Vec<Value>> {
-    let (n, rest) = match path {
-        [Value::String(root), Value::Number(n), rest @ ..] if root == "_entities" => {
-            (usize::try_from(n.as_u64()?).ok()?, rest)
-        }
-        // Some subgraphs (async-graphql 7) leave the index out: blame the
-        // first entity that came back without the field.
-        [Value::String(root), Value::String(field), ..] if root == "_entities" => {
-            let n = entities
-                .iter()
-                .position(|e| e.get(field).is_none_or(Value::is_null))?;
-            (n, &path[1..])
-        }
-        // The whole `_entities` field failed (async-graphql fails it when any
-        // one representation fails): every entity is null, so blame the first
-        // one, as for a failed fetch, rather than lose the path.
-        [Value::String(root)] if root == "_entities" => (0, &[][..]),
-        _ => return None,
-    };
-    let first = positions.get(n)?.first()?;
-    Some(
-        first
-            .iter()
-            .map(PathSegment::to_json)
-            .chain(rest.iter().cloned())
-            .collect(),
-    )
 }
 
 /// Adds `extensions.serviceName` and rewrites (or drops) the error's path.
 fn with_service(
-    mut error: Value,
+    mut error: Json,
     service: &str,
-    rewrite: impl Fn(&[Value]) -> Option<Vec<Value>>,
-) -> Value {
+    rewrite: impl Fn(Vec<Json>) -> Option<Vec<Json>>,
+) -> Json {
     if !error.is_object() {
         error = json!({ "message": error.to_string() });
     }
-    let path = error
-        .get("path")
-        .and_then(Value::as_array)
-        .and_then(|p| rewrite(p));
     let Some(object) = error.as_object_mut() else {
         return error;
     };
-    match path {
-        Some(path) => {
-            object.insert("path".into(), Value::Array(path));
-        }
-        None => {
-            object.remove("path");
-        }
+    let path = match object.remove("path") {
+        Some(Json::Array(path)) => rewrite(path),
+        _ => rewrite(Vec::new()).filter(|p| !p.is_empty()),
+    };
+    if let Some(path) = path {
+        object.insert("path".into(), Json::Array(path));
     }
     object.remove("locations");
     let extensions = object.entry("extensions").or_insert_with(|| json!({}));
     if let Some(ext) = extensions.as_object_mut() {
-        ext.insert("serviceName".into(), Value::String(service.to_owned()));
+        ext.insert("serviceName".into(), Json::String(service.to_owned()));
     }
     error
 }
@@ -343,45 +459,18 @@ mod tests {
 
     use super::*;
 
-    fn position(path: Value) -> Position {
-        path.as_array()
-            .expect("array")
-            .iter()
-            .map(|s| match s {
-                Value::String(k) => PathSegment::Key(k.clone()),
-                Value::Number(i) => PathSegment::Index(i.as_u64().expect("index") as usize),
-                _ => unreachable!("keys and indexes only"),
-            })
-            .collect()
-    }
-
     #[test]
-    fn entity_error_paths_map_to_the_client_path() {
-        let positions = vec![
-            vec![position(json!(["reviews", 0, "editor"]))],
-            vec![
-                position(json!(["reviews", 2, "editor"])),
-                position(json!(["reviews", 3, "editor"])),
-            ],
-        ];
-        let entities = vec![json!({ "name": "a" }), json!({ "name": null })];
-        let path = |p: Value| {
-            entity_error_path(p.as_array().expect("array"), &entities, &positions).map(Value::Array)
-        };
-        assert_eq!(
-            path(json!(["_entities", 1, "name"])),
-            Some(json!(["reviews", 2, "editor", "name"]))
+    fn service_errors_get_the_service_and_a_rewritten_path() {
+        let error = with_service(
+            json!({ "message": "m", "path": ["a"], "locations": [] }),
+            "users",
+            |_| Some(vec![json!("b"), json!(0)]),
         );
         assert_eq!(
-            path(json!(["_entities", "name"])),
-            Some(json!(["reviews", 2, "editor", "name"]))
+            error,
+            json!({ "message": "m", "path": ["b", 0], "extensions": { "serviceName": "users" } })
         );
-        // The whole field failed: the first entity's path.
-        assert_eq!(
-            path(json!(["_entities"])),
-            Some(json!(["reviews", 0, "editor"]))
-        );
-        assert_eq!(path(json!(["_entities", 7])), None);
-        assert_eq!(path(json!(["other"])), None);
+        let error = with_service(json!({ "message": "m" }), "users", Some);
+        assert_eq!(error, json!({ "message": "m", "extensions": { "serviceName": "users" } }));
     }
 }

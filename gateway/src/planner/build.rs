@@ -214,6 +214,47 @@ impl<'g> Builder<'g> {
             input_aliases: Rc::default(),
         };
         self.add_field_here(&ctx, field, local.provides)?;
+        if self.kind == OperationKind::Mutation {
+            self.select_entity_keys(group, field)?;
+        }
+        Ok(())
+    }
+
+    /// A mutation's result carries `__typename` and the keys of the entity it
+    /// returns, so that the gateway can evict that entity from its cache.
+    /// Keys another subgraph would have to provide, or whose names a client
+    /// alias took, are left out.
+    fn select_entity_keys(&mut self, group: GroupId, field: &'g FieldSel) -> Result<(), PlanError> {
+        let type_name = &field.output_type;
+        if field.selections.is_empty() || self.graph.is_abstract(type_name) {
+            return Ok(());
+        }
+        let subgraph = self.groups[group].subgraph;
+        let keys: Vec<&'g [Sel]> = (0..self.graph.subgraph_count())
+            .flat_map(|g| self.graph.keys(type_name, SubgraphId(g)))
+            .map(|k| k.fields.as_slice())
+            .filter(|key| {
+                self.available_locally(type_name, subgraph, key, None)
+                    && key.iter().all(|sel| match sel {
+                        Sel::Field(input) => shadowing(&field.selections, input).is_none(),
+                        Sel::Fragment(_) => false,
+                    })
+            })
+            .collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let index = self.set_at(group, &[])?.add_field(
+            field.alias.as_ref(),
+            &field.name,
+            &field.arguments,
+            &field.conditions,
+        )?;
+        let set = self.set_at(group, &[index])?;
+        set.add_field(None, &typename(), &[], &Conditions::default())?;
+        for key in keys {
+            merge_plain(set, key, &[])?;
+        }
         Ok(())
     }
 
@@ -1068,6 +1109,13 @@ impl<'g> Builder<'g> {
 
 /// Copies a field set into a selection set as is (inputs need no planning
 /// there), with the aliases its top-level fields were fetched under.
+/// A parsed field set (a key) as a plan selection set.
+pub(crate) fn plain_selection(selections: &[Sel]) -> Result<SelectionSet, PlanError> {
+    let mut set = SelectionSet::default();
+    merge_plain(&mut set, selections, &[])?;
+    Ok(set)
+}
+
 fn merge_plain(
     set: &mut SelectionSet,
     selections: &[Sel],

@@ -226,6 +226,13 @@ impl QueryGraph {
             .collect()
     }
 
+    /// Every resolvable key: (type, subgraph, key).
+    pub(crate) fn all_keys(&self) -> impl Iterator<Item = (&str, SubgraphId, &KeyEdge)> {
+        self.keys.iter().flat_map(|((type_name, graph), keys)| {
+            keys.iter().map(move |key| (type_name.as_str(), *graph, key))
+        })
+    }
+
     /// The resolvable keys through which an entity fetch reaches `type` in `graph`.
     pub(crate) fn keys(&self, type_name: &str, graph: SubgraphId) -> &[KeyEdge] {
         self.keys

@@ -144,6 +144,22 @@ impl Planner {
         })
     }
 
+    /// Every entity type's resolvable keys as selection sets, per subgraph
+    /// (in subgraph order), for the executor's entity cache.
+    pub fn entity_keys(&self) -> crate::executor::entity_cache::EntityKeys {
+        let mut out = crate::executor::entity_cache::EntityKeys::new();
+        for (type_name, graph, key) in self.graph.all_keys() {
+            // Keys were parsed from the supergraph when the graph was built.
+            if let Ok(set) = build::plain_selection(&key.fields) {
+                out.entry(type_name.to_owned()).or_default().push((graph, set));
+            }
+        }
+        for keys in out.values_mut() {
+            keys.sort_by_key(|(graph, _)| *graph);
+        }
+        out
+    }
+
     /// The supergraph this planner plans against.
     pub fn supergraph(&self) -> &Supergraph {
         &self.graph.supergraph

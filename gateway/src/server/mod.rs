@@ -1,6 +1,7 @@
 //! The gateway's HTTP surface (GraphQL over HTTP): `POST` and `GET` on
-//! `/graphql` and `/`, GraphiQL for browsers, `/health`, `/ready`, and the
-//! supergraph file watcher that hot-swaps the schema.
+//! `/graphql` and `/`, GraphiQL for browsers, `/health`, `/ready`,
+//! `/metrics`, the operators' `POST /cache/purge`, and the supergraph file
+//! watcher that hot-swaps the schema.
 
 mod pipeline;
 
@@ -12,7 +13,7 @@ use axum::{
     extract::{DefaultBodyLimit, Query, State},
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
 use serde_json::{Map, Value, json};
 use tower_http::trace::TraceLayer;
@@ -35,6 +36,8 @@ pub fn app(gateway: Arc<Gateway>) -> Router {
             get(|| async { Json(json!({ "status": "pass" })) }),
         )
         .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .route("/cache/purge", post(purge))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())
         .with_state(gateway)
@@ -49,6 +52,95 @@ async fn ready(State(gateway): State<Arc<Gateway>>) -> Response {
         )
             .into_response(),
     }
+}
+
+async fn metrics(State(gateway): State<Arc<Gateway>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        gateway.metrics.render(),
+    )
+        .into_response()
+}
+
+/// `POST /cache/purge` with `{}` (everything), `{"type": "User"}` or
+/// `{"type": "User", "key": {"id": "1"}}`, authorized by the configured
+/// purge token as a bearer token. Answers how many entities it dropped where
+/// that is known.
+async fn purge(State(gateway): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes) -> Response {
+    let refuse = |status: StatusCode, code: &str, message: &str| {
+        (
+            status,
+            Json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })),
+        )
+            .into_response()
+    };
+    let Some(token) = gateway.config.entity_cache.purge_token.as_deref() else {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "cache purging is off: set entity_cache.purge_token",
+        );
+    };
+    let presented = header_str(&headers, header::AUTHORIZATION)
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !constant_time_eq(presented.as_bytes(), token.as_bytes()) {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "a valid purge token is required (Authorization: Bearer …)",
+        );
+    }
+    let Some(loaded) = gateway.current() else {
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, "NOT_READY", "no supergraph is loaded yet");
+    };
+    let Some(cache) = loaded.executor.entity_cache() else {
+        return Json(json!({ "purged": 0, "cache": "off" })).into_response();
+    };
+    let request: Value = if body.is_empty() {
+        json!({})
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(e) => {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_REQUEST",
+                    &format!("body is not valid JSON: {e}"),
+                );
+            }
+        }
+    };
+    match (request.get("type"), request.get("key")) {
+        (None, None) => {
+            cache.purge_all();
+            Json(json!({ "purged": "all" })).into_response()
+        }
+        (Some(Value::String(typename)), None) => {
+            cache.purge_type(typename);
+            Json(json!({ "purged": "type", "type": typename })).into_response()
+        }
+        (Some(Value::String(typename)), Some(Value::Object(key))) => {
+            let mut entity = key.clone();
+            entity.insert("__typename".into(), Value::String(typename.clone()));
+            let evicted = match crate::executor::value::Value::from(Value::Object(entity)) {
+                crate::executor::value::Value::Object(object) => cache.evict_object(&object),
+                _ => 0,
+            };
+            gateway.metrics.entity_cache_evictions.increment(evicted as u64);
+            Json(json!({ "purged": evicted })).into_response()
+        }
+        _ => refuse(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "expected {}, {\"type\": T} or {\"type\": T, \"key\": {…key fields…}}",
+        ),
+    }
+}
+
+/// Compares secrets without telling, by timing, how much of a guess was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn graphql_post(
@@ -97,27 +189,28 @@ async fn run(
     let meta = RequestMeta {
         is_get,
         want_plan: header_str(headers, PLAN_HEADER).is_some_and(|v| v.eq_ignore_ascii_case("true")),
-        forward_headers: forwarded(headers),
+        forward_headers: forwarded(headers, &gateway.config.forward_headers),
+        client_headers: headers,
     };
     let span = tracing::info_span!(
         "graphql_request",
         operation_name = request.operation_name.as_deref().unwrap_or("")
     );
     match tracing::Instrument::instrument(gateway.execute(request, meta), span).await {
-        Ok(body) => json_response(StatusCode::OK, &body, accept_gql),
+        Ok(body) => body_response(StatusCode::OK, body, accept_gql),
         Err(e) => error_response(&e, accept_gql),
     }
 }
 
-/// Headers passed on to subgraphs: trace context only, for now.
-fn forwarded(headers: &HeaderMap) -> HeaderMap {
+/// Headers passed on to subgraphs: trace context, and those configured.
+fn forwarded(headers: &HeaderMap, configured: &[String]) -> HeaderMap {
     let mut out = HeaderMap::new();
-    for name in [
-        HeaderName::from_static("traceparent"),
-        HeaderName::from_static("tracestate"),
-    ] {
-        if let Some(value) = headers.get(&name) {
-            out.insert(name, value.clone());
+    let trace = ["traceparent", "tracestate"];
+    for name in trace.iter().copied().chain(configured.iter().map(String::as_str)) {
+        for value in headers.get_all(name) {
+            if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+                out.append(name, value.clone());
+            }
         }
     }
     out
@@ -222,13 +315,16 @@ fn error_response(error: &RequestError, accept_gql: bool) -> Response {
 }
 
 fn json_response(status: StatusCode, body: &Value, accept_gql: bool) -> Response {
+    body_response(status, serde_json::to_vec(body).unwrap_or_default(), accept_gql)
+}
+
+fn body_response(status: StatusCode, body: Vec<u8>, accept_gql: bool) -> Response {
     let content_type = if accept_gql {
         "application/graphql-response+json; charset=utf-8"
     } else {
         "application/json; charset=utf-8"
     };
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
-    (status, [(header::CONTENT_TYPE, content_type)], bytes).into_response()
+    (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
 /// Checks the supergraph file every `interval`; a changed file that loads

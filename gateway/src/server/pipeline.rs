@@ -2,7 +2,10 @@
 //! coerce variables → execute → shape. Also holds the loaded supergraph and
 //! swaps it atomically on reload.
 
-use std::sync::{Arc, RwLock};
+use std::{
+    sync::{Arc, RwLock},
+    time::Instant,
+};
 
 use apollo_compiler::{
     ExecutableDocument, Name,
@@ -18,7 +21,8 @@ use tracing::Instrument;
 use crate::{
     config::GatewayConfig,
     error::RequestError,
-    executor::{Executor, json::deep_merge, shape::Shaper},
+    executor::{self, Executor, json::deep_merge, shape::Shaper},
+    metrics::Metrics,
     planner::{self, PlanError, PlanOptions, Planner, QueryPlan},
     supergraph::{Supergraph, SupergraphError},
 };
@@ -36,12 +40,13 @@ pub enum LoadError {
 pub struct Loaded {
     pub supergraph: Arc<Supergraph>,
     planner: Planner,
-    executor: Executor,
+    pub executor: Executor,
     implementers: HashMap<Name, Implementers>,
     plans: PlanCache,
     /// The supergraph has `@override(label: "percent(N)")` fields: each request
     /// rolls which labels are active, and plans are cached per label set.
     progressive: bool,
+    plan_cache_misses: metrics::Counter,
 }
 
 /// Keyed by operation text, operation name and active override labels; invalid
@@ -65,15 +70,19 @@ pub struct GraphQLRequest {
 }
 
 /// What the HTTP layer needs to know besides the request.
-pub struct RequestMeta {
+pub struct RequestMeta<'a> {
     pub is_get: bool,
     pub want_plan: bool,
+    /// Passed on to every subgraph.
     pub forward_headers: HeaderMap,
+    /// All of the client's headers (the entity cache keys private data by some).
+    pub client_headers: &'a HeaderMap,
 }
 
 /// The gateway's shared state.
 pub struct Gateway {
     pub config: GatewayConfig,
+    pub metrics: Metrics,
     http: reqwest::Client,
     current: RwLock<Option<Arc<Loaded>>>,
 }
@@ -82,6 +91,7 @@ impl Gateway {
     pub fn new(config: GatewayConfig, http: reqwest::Client) -> Self {
         Self {
             config,
+            metrics: Metrics::new(),
             http,
             current: RwLock::new(None),
         }
@@ -99,12 +109,12 @@ impl Gateway {
     pub fn load(&self, sdl: &str) -> Result<(), LoadError> {
         let supergraph = Arc::new(Supergraph::parse(sdl)?);
         let planner = Planner::new(supergraph.clone())?;
-        let urls = &self.config.subgraph_urls;
         let executor = Executor::new(
             supergraph.clone(),
             self.http.clone(),
-            |name| self.config.subgraph_timeout_for(name),
-            |name| urls.get(name).cloned(),
+            &self.config,
+            &self.metrics,
+            planner.entity_keys(),
         );
         let implementers = supergraph.api_schema().implementers_map();
         let progressive = supergraph
@@ -118,17 +128,33 @@ impl Gateway {
             implementers,
             plans: moka::sync::Cache::new(self.config.plan_cache_capacity),
             progressive,
+            plan_cache_misses: self.metrics.plan_cache_misses.clone(),
         };
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(loaded));
         Ok(())
     }
 
-    /// Runs one request; `Err` is a request error (no `data` in the response).
+    /// Runs one request into the response body (JSON text); `Err` is a
+    /// request error (no `data` in the response).
     pub async fn execute(
         &self,
         request: GraphQLRequest,
-        meta: RequestMeta,
-    ) -> Result<Value, RequestError> {
+        meta: RequestMeta<'_>,
+    ) -> Result<Vec<u8>, RequestError> {
+        let started = Instant::now();
+        let result = self.execute_timed(request, meta).await;
+        self.metrics.requests.increment(1);
+        self.metrics
+            .request_duration
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn execute_timed(
+        &self,
+        request: GraphQLRequest,
+        meta: RequestMeta<'_>,
+    ) -> Result<Vec<u8>, RequestError> {
         let loaded = self.current().ok_or(RequestError::NotReady)?;
         let prepared = loaded.prepare(&request.query, request.operation_name.as_deref());
         let prepared = prepared.as_ref().as_ref().map_err(Clone::clone)?;
@@ -160,9 +186,15 @@ impl Gateway {
             })
             .collect();
 
+        let execution_request = executor::Request {
+            variables: &variables,
+            headers: &meta.forward_headers,
+            scope: loaded.executor.private_scope(meta.client_headers),
+            mutation: operation.operation_type.is_mutation(),
+        };
         let mut execution = loaded
             .executor
-            .execute(&prepared.plan, &variables, &meta.forward_headers)
+            .execute(&prepared.plan, &execution_request)
             .instrument(tracing::info_span!("execute"))
             .await;
         if !prepared.plan.introspection.is_empty() {
@@ -184,7 +216,7 @@ impl Gateway {
                     if let Some(data) = response.data {
                         deep_merge(
                             &mut execution.data,
-                            serde_json::to_value(data).unwrap_or(Value::Null),
+                            serde_json::to_value(data).unwrap_or(Value::Null).into(),
                         );
                     }
                     execution.errors.extend(
@@ -207,25 +239,32 @@ impl Gateway {
             document: &prepared.document,
             variables: &variables,
         };
-        let data = shaper.shape(operation, &execution.data, &mut errors);
-        let mut body = Map::new();
+        let mut data = Vec::with_capacity(4096);
+        shaper.shape(operation, &execution.data, &mut errors, &mut data);
+        // `errors` first, as the spec suggests, so the data is written apart
+        // and copied in once.
+        let mut body = Vec::with_capacity(data.len() + 64);
+        body.push(b'{');
         if !errors.is_empty() {
-            body.insert("errors".into(), Value::Array(errors));
+            body.extend_from_slice(b"\"errors\":");
+            // Writing to a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut body, &errors);
+            body.push(b',');
         }
-        body.insert("data".into(), data);
+        body.extend_from_slice(b"\"data\":");
+        body.extend_from_slice(&data);
         if meta.want_plan && self.config.expose_query_plan {
-            body.insert(
-                "extensions".into(),
-                json!({ "queryPlan": prepared.plan_text }),
-            );
+            body.extend_from_slice(b",\"extensions\":");
+            let _ = serde_json::to_writer(&mut body, &json!({ "queryPlan": prepared.plan_text }));
         }
-        Ok(Value::Object(body))
+        body.push(b'}');
+        Ok(body)
     }
 }
 
 impl Loaded {
     /// Parses, validates and plans, or answers from the plan cache.
-    fn prepare(
+    pub fn prepare(
         &self,
         query: &str,
         operation_name: Option<&str>,
@@ -239,6 +278,7 @@ impl Loaded {
         labels.sort();
         let key = (query.to_owned(), operation_name.map(str::to_owned), labels);
         self.plans.get_with(key, || {
+            self.plan_cache_misses.increment(1);
             let _span = tracing::debug_span!("plan", cached = false).entered();
             Arc::new(self.prepare_uncached(query, operation_name, &options))
         })
