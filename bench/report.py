@@ -159,8 +159,11 @@ def report(runs_path, results_path):
       "= `schema/supergraph.graphql`, production settings")
     w(f"- command: `{env('BENCH_COMMAND')}`\n")
     w("Every service is its own process on 127.0.0.1: three subgraphs (SQLite files, demo data), "
-      "Switchyard on :4000, Switchyard with `bench/gateway-cached.toml` on :4005, Apollo Gateway "
-      "on :4010, and wrk; they all share the cores. CPU / request is the process's utime + stime "
+      "Switchyard on :4000 (default configuration: in-flight deduplication on), the same with "
+      "deduplication off on :4006, with cross-request entity batching "
+      f"(`entity_batch_window_us = {env('BENCH_BATCH_WINDOW_US')}`) on :4007, with "
+      "`bench/gateway-cached.toml` (the entity cache) on :4005, Apollo Gateway on :4010, and wrk; "
+      "they all share the cores. CPU / request is the process's utime + stime "
       "over the counted run ÷ requests; peak RSS is VmHWM after the run (a high-water mark over the "
       "process's life, so later scenarios include earlier ones); SQL statements / request sums "
       "`sql_statements_total` over the three subgraphs.\n")
@@ -171,7 +174,8 @@ def report(runs_path, results_path):
     w("| query | compared with | byte-identical | byte-identical but for surrounding whitespace "
       "| identical after JSON normalization | same with keys sorted |")
     w("|---|---|---|---|---|---|")
-    names = {"4010": "Apollo Gateway", "4005": "cached Switchyard"}
+    names = {"4010": "Apollo Gateway", "4005": "cached Switchyard",
+             "4006": "Switchyard, dedup off", "4007": "Switchyard, batching"}
     for c in checks:
         w(f"| {c['name']} | {names.get(c['other'], c['other'])} | {c['raw_equal']} | "
           f"{c['stripped_equal']} | {c['normalized_equal']} | {c['sorted_equal']} |")
@@ -186,10 +190,14 @@ def report(runs_path, results_path):
     w("## Scenario 1: one fetch, `{ user(id: \"7\") { id name email } }`\n")
     w(table(runs, skips, [("s1_direct", "1a straight to users :4001"),
                           ("s1_ours", "1b Switchyard :4000"),
+                          ("s1_nodedup", "1b Switchyard, dedup off :4006"),
                           ("s1_apollo", "1c Apollo Gateway :4010")]))
     w("")
     w("## Scenario 2: nested, users(first: 50) → orders → items → notifications\n")
-    w(table(runs, skips, [("s2_ours", "Switchyard :4000"), ("s2_apollo", "Apollo Gateway :4010")]))
+    w(table(runs, skips, [("s2_ours", "Switchyard :4000"),
+                          ("s2_nodedup", "Switchyard, dedup off :4006"),
+                          ("s2_batched", "Switchyard, batching :4007"),
+                          ("s2_apollo", "Apollo Gateway :4010")]))
     w("")
     w("## Scenario 3: the nested query through the gateway with the entity cache (:4005, warmed)\n")
     if "s3_cached" in skips:
@@ -198,16 +206,25 @@ def report(runs_path, results_path):
                           ("s3_cached", "Switchyard + entity cache :4005")]))
     w("")
     w("## Scenario 4: mix of 80% reads, 10% `placeOrder`, 10% `markNotificationRead`\n")
-    w(table(runs, skips, [("s4_ours", "Switchyard :4000"), ("s4_apollo", "Apollo Gateway :4010")]))
+    w(table(runs, skips, [("s4_ours", "Switchyard :4000"),
+                          ("s4_batched", "Switchyard, batching :4007"),
+                          ("s4_cached", "Switchyard + entity cache :4005"),
+                          ("s4_apollo", "Apollo Gateway :4010")]))
     w("")
 
     w("## Ratios\n")
     w("| ratio | value | target | | notes |")
     w("|---|---|---|---|---|")
     w(target_row("1: Switchyard RPS ÷ direct RPS", ratio(runs, "s1_ours", "s1_direct", rps), 0.6))
+    w(target_row("1: Switchyard (dedup off) RPS ÷ direct RPS",
+                 ratio(runs, "s1_nodedup", "s1_direct", rps), 0.6))
     w(f"| 1: Apollo RPS ÷ direct RPS | {fmt_ratio(ratio(runs, 's1_apollo', 's1_direct', rps))} | | | |")
     w(target_row("2: Apollo CPU / request ÷ Switchyard's", ratio(runs, "s2_apollo", "s2_ours", cpu), 15))
     w(target_row("2: Switchyard RPS ÷ Apollo RPS", ratio(runs, "s2_ours", "s2_apollo", rps), 10))
+    w(target_row("2: Apollo CPU / request ÷ Switchyard's (dedup off)",
+                 ratio(runs, "s2_apollo", "s2_nodedup", cpu), 15))
+    w(target_row("2: Switchyard (dedup off) RPS ÷ Apollo RPS",
+                 ratio(runs, "s2_nodedup", "s2_apollo", rps), 10))
     s2o, s2a = runs.get("s2_ours"), runs.get("s2_apollo")
     if s2o and s2a:
         w(f"| 2: p99 Switchyard / Apollo | {fmt_ms(s2o['p99_ms'])} / {fmt_ms(s2a['p99_ms'])} | | | |")
@@ -215,6 +232,8 @@ def report(runs_path, results_path):
     w(target_row("3: cached RPS ÷ scenario 2 RPS", ratio(runs, "s3_cached", "s2_ours", rps), 3,
                  "skipped: see scenario 3" if "s3_cached" in skips else ""))
     w(f"| 4: Switchyard RPS ÷ Apollo RPS | {fmt_ratio(ratio(runs, 's4_ours', 's4_apollo', rps))} | | | |")
+    w(f"| 2: batching RPS ÷ without | {fmt_ratio(ratio(runs, 's2_batched', 's2_ours', rps))} | | | |")
+    w(f"| 4: batching RPS ÷ without | {fmt_ratio(ratio(runs, 's4_batched', 's4_ours', rps))} | | | |")
     earlier = earlier_sections(results_path)
     text = "\n".join(out) + "\n"
     if earlier:

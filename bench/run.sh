@@ -20,6 +20,7 @@ THREADS=${THREADS:-1}
 WRK_TIMEOUT=${WRK_TIMEOUT:-10s}
 RESULTS=${RESULTS:-bench/RESULTS.md}
 CACHED_CONFIG=${CACHED_CONFIG:-bench/gateway-cached.toml}
+BATCH_WINDOW_US=${BATCH_WINDOW_US:-1000}
 command_line="$( [ -n "${SWITCHYARD_BIN:-}" ] && printf 'SWITCHYARD_BIN=%s ' "$SWITCHYARD_BIN")DURATION=$DURATION CONNECTIONS=$CONNECTIONS WARMUP=$WARMUP bench/run.sh"
 
 log() { printf '[bench] %s\n' "$*" >&2; }
@@ -49,7 +50,7 @@ BIN=$(realpath "$BIN")
 # ones, so the harness's own variable must not reach it.
 unset SWITCHYARD_BIN
 
-for port in 4000 4001 4002 4003 4005 4010; do
+for port in 4000 4001 4002 4003 4005 4006 4007 4010; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     die "port $port is in use; stop whatever listens there first"
   fi
@@ -114,6 +115,18 @@ RUST_LOG=warn "$BIN" gateway --supergraph schema/supergraph.graphql --listen 127
 ours_pid=$!
 pids+=($ours_pid)
 
+# The same gateway with in-flight deduplication off (it is on by default, and
+# wrk's identical requests are its best case), and one with cross-request
+# entity batching on.
+SWITCHYARD_DEDUP_SUBGRAPH_REQUESTS=false RUST_LOG=warn "$BIN" gateway \
+  --supergraph schema/supergraph.graphql --listen 127.0.0.1:4006 >"$work/gateway-nodedup.log" 2>&1 &
+nodedup_pid=$!
+pids+=($nodedup_pid)
+SWITCHYARD_ENTITY_BATCH_WINDOW_US=$BATCH_WINDOW_US RUST_LOG=warn "$BIN" gateway \
+  --supergraph schema/supergraph.graphql --listen 127.0.0.1:4007 >"$work/gateway-batched.log" 2>&1 &
+batched_pid=$!
+pids+=($batched_pid)
+
 cached_skip=
 RUST_LOG=warn "$BIN" gateway --supergraph schema/supergraph.graphql --listen 127.0.0.1:4005 \
   --config "$CACHED_CONFIG" >"$work/gateway-cached.log" 2>&1 &
@@ -126,6 +139,8 @@ apollo_pid=$!
 pids+=($apollo_pid)
 
 wait_until "gateway :4000" "$ours_pid" "$work/gateway.log" health 4000 || exit 1
+wait_until "gateway :4006 (dedup off)" "$nodedup_pid" "$work/gateway-nodedup.log" health 4006 || exit 1
+wait_until "gateway :4007 (batching)" "$batched_pid" "$work/gateway-batched.log" health 4007 || exit 1
 if ! wait_until "cached gateway :4005 (--config $CACHED_CONFIG)" "$cached_pid" \
     "$work/gateway-cached.log" health 4005; then
   cached_skip="the gateway did not start with \`--config $CACHED_CONFIG\`: $(grep -m 1 -v '^\s*$' "$work/gateway-cached.log" | cut -c1-400)"
@@ -189,7 +204,7 @@ check() { # NAME BODY PORT...: compares each port's answer with the first one's
       "$work/answer-$name-$first.json" "$work/answer-$name-$port.json")" >>"$raw"
   done
 }
-others=(4010); [ -z "$cached_skip" ] && others+=(4005)
+others=(4010 4006 4007); [ -z "$cached_skip" ] && others+=(4005)
 check one "$ONE" 4000 "${others[@]}"
 check nested "$NESTED" 4000 "${others[@]}"
 check read "$READ" 4000 "${others[@]}"
@@ -198,8 +213,11 @@ grep '^CHECK' "$raw" | sed 's/^/[bench]   /' >&2
 # --- scenarios -----------------------------------------------------------------
 run s1_direct ""            http://127.0.0.1:4001/graphql bench/graphql.lua "$ONE"
 run s1_ours   "$ours_pid"   http://127.0.0.1:4000/graphql bench/graphql.lua "$ONE"
+run s1_nodedup "$nodedup_pid" http://127.0.0.1:4006/graphql bench/graphql.lua "$ONE"
 run s1_apollo "$apollo_pid" http://127.0.0.1:4010/graphql bench/graphql.lua "$ONE"
 run s2_ours   "$ours_pid"   http://127.0.0.1:4000/graphql bench/graphql.lua "$NESTED"
+run s2_nodedup "$nodedup_pid" http://127.0.0.1:4006/graphql bench/graphql.lua "$NESTED"
+run s2_batched "$batched_pid" http://127.0.0.1:4007/graphql bench/graphql.lua "$NESTED"
 run s2_apollo "$apollo_pid" http://127.0.0.1:4010/graphql bench/graphql.lua "$NESTED"
 if [ -z "$cached_skip" ]; then
   run s3_cached "$cached_pid" http://127.0.0.1:4005/graphql bench/graphql.lua "$NESTED"
@@ -208,6 +226,8 @@ else
 fi
 # Last, as its mutations add orders and flip notifications.
 run s4_ours   "$ours_pid"   http://127.0.0.1:4000/graphql bench/mix.lua
+run s4_batched "$batched_pid" http://127.0.0.1:4007/graphql bench/mix.lua
+[ -z "$cached_skip" ] && run s4_cached "$cached_pid" http://127.0.0.1:4005/graphql bench/mix.lua
 run s4_apollo "$apollo_pid" http://127.0.0.1:4010/graphql bench/mix.lua
 
 # --- report --------------------------------------------------------------------
@@ -219,6 +239,7 @@ BENCH_MEMORY=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/memi
 BENCH_CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo) \
 BENCH_COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$dirty" \
 BENCH_BIN=$BIN \
+BENCH_BATCH_WINDOW_US=$BATCH_WINDOW_US \
 BENCH_DURATION=$DURATION BENCH_CONNECTIONS=$CONNECTIONS BENCH_WARMUP=$WARMUP \
 BENCH_THREADS=$THREADS BENCH_TIMEOUT=$WRK_TIMEOUT \
 BENCH_COMMAND=$command_line \

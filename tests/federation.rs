@@ -1,6 +1,8 @@
 //! End to end: the three real subgraphs (seeded SQLite, on port 0) behind the
 //! gateway serving the committed `schema/supergraph.graphql`.
 
+mod federation_speed;
+
 use std::{path::Path, sync::Arc};
 
 use gateway::{Gateway, GatewayConfig};
@@ -20,13 +22,21 @@ struct Federation {
     _dir: tempfile::TempDir,
 }
 
-fn seeded(config: &mut SubgraphConfig) {
-    config.seed = true;
-}
-
 impl Federation {
     async fn start(tune: impl FnOnce(&mut GatewayConfig)) -> Self {
+        Self::start_with(tune, |_| {}).await
+    }
+
+    /// [`Federation::start`], with the subgraphs' configuration tuned too.
+    async fn start_with(
+        tune: impl FnOnce(&mut GatewayConfig),
+        tune_subgraphs: impl Fn(&mut SubgraphConfig),
+    ) -> Self {
         kit::install_crypto_provider();
+        let seeded = |config: &mut SubgraphConfig| {
+            config.seed = true;
+            tune_subgraphs(config);
+        };
         let dir = tempfile::tempdir().expect("temp dir");
         let url = |name: &str| {
             format!(

@@ -128,8 +128,17 @@ impl Federation {
     /// Starts `subgraphs` (named as in the supergraph's `join__Graph`) and a
     /// gateway on `supergraph` routing to them.
     pub async fn start(supergraph: &str, subgraphs: Vec<(&str, Router)>) -> Self {
+        Self::start_configured(GatewayConfig::default(), supergraph, subgraphs).await
+    }
+
+    /// [`Federation::start`] with a gateway configuration (routing URLs are
+    /// filled in).
+    pub async fn start_configured(
+        mut config: GatewayConfig,
+        supergraph: &str,
+        subgraphs: Vec<(&str, Router)>,
+    ) -> Self {
         kit::install_crypto_provider();
-        let mut config = GatewayConfig::default();
         let mut servers = Vec::new();
         for (name, router) in subgraphs {
             let (url, server) = serve(name, router).await;

@@ -3,7 +3,15 @@
 //! `sku`; `Location`'s key is compound and nested (`store { id } aisle`);
 //! `Store` is only referenced (`resolvable: false`) outside a_catalog.
 
+use std::sync::{Arc, Mutex};
+
 use async_graphql::{ID, InputObject, Object, SimpleObject};
+use axum::{
+    http::{HeaderValue, header::CACHE_CONTROL},
+    middleware::map_response,
+    response::Response,
+};
+use gateway::GatewayConfig;
 use serde_json::{Value, json};
 
 use crate::{
@@ -361,4 +369,56 @@ async fn subgraph_down_nulls_what_it_owed_up_to_data() {
         serde_json::to_string_pretty(&response).expect("JSON"),
         serde_json::to_string_pretty(&expected).expect("JSON"),
     );
+}
+
+/// With the entity cache on and nothing configured per type, entities are
+/// kept exactly as long as the subgraph's `Cache-Control` allows.
+#[tokio::test]
+async fn entity_cache_follows_the_subgraphs_cache_control() {
+    let header = Arc::new(Mutex::new("public, max-age=1"));
+    let sent = header.clone();
+    let reviews = subgraph(federated(reviews::Query)).layer(map_response(
+        move |mut response: Response| {
+            let value = *sent.lock().expect("header");
+            let response_headers = response.headers_mut();
+            response_headers.insert(CACHE_CONTROL, HeaderValue::from_static(value));
+            async move { response }
+        },
+    ));
+    let mut config = GatewayConfig::default();
+    config.entity_cache.enabled = true;
+    let fed = Federation::start_configured(
+        config,
+        &fixture_supergraph("keys"),
+        vec![
+            ("a_catalog", subgraph(federated(catalog::Query))),
+            ("b_inventory", subgraph(federated(inventory::Query))),
+            ("c_reviews", reviews),
+        ],
+    )
+    .await;
+    let query = "{ products { name rating } }";
+    let expected = json!({ "data": { "products": [
+        { "name": "Hammer", "rating": 4.5 },
+        { "name": "Saw", "rating": 3.0 },
+        { "name": "Drill", "rating": 4.8 },
+    ] } });
+    let fetches = || fed.received("c_reviews").len();
+
+    fed.assert_response(query, expected.clone()).await;
+    fed.assert_response(query, expected.clone()).await;
+    assert_eq!(fetches(), 1, "the second answer came from the cache");
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    fed.assert_response(query, expected.clone()).await;
+    assert_eq!(fetches(), 2, "max-age=1 has passed");
+
+    // Refused by the subgraph, or private with no header to key it by: not kept.
+    for refusal in ["no-store", "private, max-age=60"] {
+        *header.lock().expect("header") = refusal;
+        tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+        let before = fetches();
+        fed.assert_response(query, expected.clone()).await;
+        fed.assert_response(query, expected.clone()).await;
+        assert_eq!(fetches(), before + 2, "{refusal}: every answer fetched");
+    }
 }

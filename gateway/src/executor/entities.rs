@@ -91,6 +91,7 @@ impl Representations {
             positions: Positions::default(),
         };
         let mut scratch = Vec::with_capacity(64);
+        let seed = cache.map(|c| c.fetch_seed(fetch.subgraph, &fetch.operation));
         for (i, position) in positions.iter().enumerate() {
             let Some(object) = json::get(data, position) else {
                 continue;
@@ -121,7 +122,7 @@ impl Representations {
                             return None;
                         }
                         let id = cache.identity(&rep, fetch.subgraph)?;
-                        Some((id, cache.selection(fetch.subgraph, &fetch.operation, &scratch)))
+                        Some((id, cache.selection(seed?, &scratch)))
                     });
                     candidates.push(out.distinct.len());
                     out.distinct.push(Distinct {

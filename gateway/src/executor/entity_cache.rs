@@ -95,6 +95,10 @@ impl Default for TypeCacheConfig {
 /// The `@key` field sets of every entity type, per subgraph that resolves it.
 pub type EntityKeys = HashMap<String, Vec<(SubgraphId, SelectionSet)>>;
 
+/// Lookups hash every entity a response holds: moka's default SipHash was a
+/// visible share of a cached request's time.
+type KeyHasher = foldhash::fast::RandomState;
+
 /// An entity: its type and its key fields as JSON text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EntityId {
@@ -123,10 +127,10 @@ pub struct EntityCache {
     config: EntityCacheConfig,
     types: HashMap<String, TypeCacheConfig>,
     keys: EntityKeys,
-    entries: moka::sync::Cache<EntityId, Arc<Vec<Variant>>>,
+    entries: moka::sync::Cache<EntityId, Arc<Vec<Variant>>, KeyHasher>,
     /// Entities evicted lately, with the epoch of their eviction: kept as
     /// long as a fetch may be in flight.
-    evicted: moka::sync::Cache<EntityId, u64>,
+    evicted: moka::sync::Cache<EntityId, u64, KeyHasher>,
     epoch: AtomicU64,
     hasher: std::hash::RandomState,
 }
@@ -143,11 +147,11 @@ impl EntityCache {
             .max_capacity(config.max_entries)
             .time_to_live(Duration::from_secs(config.max_ttl_secs.max(1)))
             .support_invalidation_closures()
-            .build();
+            .build_with_hasher(KeyHasher::default());
         let evicted = moka::sync::Cache::builder()
             .max_capacity(config.max_entries.max(1_000))
             .time_to_live(in_flight_bound + Duration::from_secs(1))
-            .build();
+            .build_with_hasher(KeyHasher::default());
         Self {
             config,
             types,
@@ -212,18 +216,32 @@ impl EntityCache {
             })
     }
 
-    /// The variant of an entity one fetch asks for.
-    pub fn selection(&self, subgraph: SubgraphId, operation: &str, representation: &[u8]) -> u64 {
+    /// What one fetch's variants have in common: its subgraph and selection
+    /// (hashed once per fetch, not per entity).
+    pub fn fetch_seed(&self, subgraph: SubgraphId, operation: &str) -> u64 {
         let mut hasher = self.hasher.build_hasher();
         subgraph.0.hash(&mut hasher);
         operation.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    /// The variant of an entity one fetch asks for with `representation`.
+    pub fn selection(&self, fetch_seed: u64, representation: &[u8]) -> u64 {
+        let mut hasher = self.hasher.build_hasher();
+        fetch_seed.hash(&mut hasher);
         representation.hash(&mut hasher);
         hasher.finish()
     }
 
-    pub fn get(&self, id: &EntityId, selection: u64, scope: Option<u64>) -> Option<Value> {
+    /// The variant if it is cached, fresh at `now`, and visible to `scope`.
+    pub fn get(
+        &self,
+        id: &EntityId,
+        selection: u64,
+        scope: Option<u64>,
+        now: Instant,
+    ) -> Option<Value> {
         let variants = self.entries.get(id)?;
-        let now = Instant::now();
         variants
             .iter()
             .find(|v| {
@@ -506,14 +524,14 @@ mod tests {
         let id = cache.identity(&rep, SubgraphId(0)).expect("identity");
         let policy = Policy { ttl: Duration::from_secs(60), private: true };
         cache.insert(id.clone(), 7, alice, policy, cache.epoch(), Value::from(json!({ "secret": "a" })));
-        assert!(cache.get(&id, 7, alice).is_some());
-        assert!(cache.get(&id, 7, bob).is_none());
-        assert!(cache.get(&id, 7, None).is_none());
-        assert!(cache.get(&id, 8, alice).is_none(), "another selection");
+        assert!(cache.get(&id, 7, alice, Instant::now()).is_some());
+        assert!(cache.get(&id, 7, bob, Instant::now()).is_none());
+        assert!(cache.get(&id, 7, None, Instant::now()).is_none());
+        assert!(cache.get(&id, 8, alice, Instant::now()).is_none(), "another selection");
         // No scope: private data is not kept at all.
-        let before = cache.get(&id, 9, None);
+        let before = cache.get(&id, 9, None, Instant::now());
         cache.insert(id.clone(), 9, None, policy, cache.epoch(), Value::Null);
-        assert_eq!(cache.get(&id, 9, None), before);
+        assert_eq!(cache.get(&id, 9, None, Instant::now()), before);
     }
 
     #[test]
@@ -526,18 +544,18 @@ mod tests {
         let before = cache.epoch();
         cache.insert(id.clone(), 1, None, policy, before, Value::from(json!({ "name": "A" })));
         cache.insert(id.clone(), 2, None, policy, before, Value::from(json!({ "age": 3 })));
-        assert!(cache.get(&id, 1, None).is_some() && cache.get(&id, 2, None).is_some());
+        assert!(cache.get(&id, 1, None, Instant::now()).is_some() && cache.get(&id, 2, None, Instant::now()).is_some());
 
         let evicted = cache.evict_all_in(&Value::from(json!({ "updateUser": { "__typename": "User", "id": "1", "name": "B" } })));
         assert_eq!(evicted, 1);
-        assert!(cache.get(&id, 1, None).is_none() && cache.get(&id, 2, None).is_none());
+        assert!(cache.get(&id, 1, None, Instant::now()).is_none() && cache.get(&id, 2, None, Instant::now()).is_none());
         // A fetch that started before the eviction does not put its answer back…
         cache.insert(id.clone(), 1, None, policy, before, Value::from(json!({ "name": "A" })));
-        assert!(cache.get(&id, 1, None).is_none());
+        assert!(cache.get(&id, 1, None, Instant::now()).is_none());
         // …one that started after does.
         cache.insert(id.clone(), 1, None, policy, cache.epoch(), Value::from(json!({ "name": "B" })));
-        assert!(cache.get(&id, 1, None).is_some());
+        assert!(cache.get(&id, 1, None, Instant::now()).is_some());
         cache.purge_type("User");
-        assert!(cache.get(&id, 1, None).is_none());
+        assert!(cache.get(&id, 1, None, Instant::now()).is_none());
     }
 }

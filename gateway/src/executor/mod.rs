@@ -285,10 +285,11 @@ impl Run<'_> {
         let mut results: Vec<Option<Value>> = vec![None; reps.len()];
         let mut misses: Vec<usize> = Vec::with_capacity(reps.len());
         if let Some(cache) = cache {
+            let now = std::time::Instant::now();
             for i in 0..reps.len() {
                 let hit = reps
                     .cached_as(i)
-                    .and_then(|(id, selection)| cache.get(id, *selection, self.request.scope));
+                    .and_then(|(id, selection)| cache.get(id, *selection, self.request.scope, now));
                 match hit {
                     Some(entity) => results[i] = Some(entity),
                     None => misses.push(i),

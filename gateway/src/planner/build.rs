@@ -214,19 +214,21 @@ impl<'g> Builder<'g> {
             input_aliases: Rc::default(),
         };
         self.add_field_here(&ctx, field, local.provides)?;
-        if self.kind == OperationKind::Mutation {
-            self.select_entity_keys(group, field)?;
-        }
         Ok(())
     }
 
-    /// A mutation's result carries `__typename` and the keys of the entity it
-    /// returns, so that the gateway can evict that entity from its cache.
-    /// Keys another subgraph would have to provide, or whose names a client
-    /// alias took, are left out.
-    fn select_entity_keys(&mut self, group: GroupId, field: &'g FieldSel) -> Result<(), PlanError> {
+    /// In a mutation, every entity object carries `__typename` and its keys,
+    /// so that the gateway can evict the entities a mutation returns from
+    /// its cache. Keys another subgraph would have to provide, or whose
+    /// names a client alias took, are left out.
+    fn select_entity_keys(
+        &mut self,
+        group: GroupId,
+        position: &[usize],
+        field: &'g FieldSel,
+    ) -> Result<(), PlanError> {
         let type_name = &field.output_type;
-        if field.selections.is_empty() || self.graph.is_abstract(type_name) {
+        if self.graph.is_abstract(type_name) || !self.graph.has_keys(type_name) {
             return Ok(());
         }
         let subgraph = self.groups[group].subgraph;
@@ -244,13 +246,7 @@ impl<'g> Builder<'g> {
         if keys.is_empty() {
             return Ok(());
         }
-        let index = self.set_at(group, &[])?.add_field(
-            field.alias.as_ref(),
-            &field.name,
-            &field.arguments,
-            &field.conditions,
-        )?;
-        let set = self.set_at(group, &[index])?;
+        let set = self.set_at(group, position)?;
         set.add_field(None, &typename(), &[], &Conditions::default())?;
         for key in keys {
             merge_plain(set, key, &[])?;
@@ -633,6 +629,9 @@ impl<'g> Builder<'g> {
             );
             // Everything below came from elsewhere (or narrowed away): a
             // composite field still needs a selection to be valid.
+            if self.kind == OperationKind::Mutation {
+                self.select_entity_keys(ctx.group, &inner.position, field)?;
+            }
             let set = self.set_at(ctx.group, &inner.position)?;
             if set.is_empty() {
                 set.add_field(None, &typename(), &[], &Conditions::default())?;
