@@ -64,8 +64,13 @@ impl Federated {
         let edges: Vec<_> = (0..users)
             .map(|u| json!({ "node": { "id": u.to_string(), "name": format!("User number {u}"), "__typename": "User" } }))
             .collect();
-        let root = serde_json::to_vec(&json!({ "data": { "users": { "edges": edges } } })).expect("json");
-        Self { root, users, orders }
+        let root =
+            serde_json::to_vec(&json!({ "data": { "users": { "edges": edges } } })).expect("json");
+        Self {
+            root,
+            users,
+            orders,
+        }
     }
 
     /// The `_entities` answer of one flatten, for `count` representations.
@@ -77,7 +82,8 @@ impl Federated {
             _ => String::new(),
         };
         let entity = |i: usize| match (fetch.service_name.as_str(), typename.as_str()) {
-            ("orders", "User") => json!({ "orders": { "edges": (0..self.orders).map(|o| json!({ "node": {
+            ("orders", "User") => {
+                json!({ "orders": { "edges": (0..self.orders).map(|o| json!({ "node": {
                 "id": (i * 1000 + o).to_string(),
                 "totalCents": 1999 + o,
                 "items": [
@@ -86,7 +92,8 @@ impl Federated {
                     { "sku": "SKU-0003", "quantity": 3 },
                 ],
                 "__typename": "Order",
-            } })).collect::<Vec<_>>() } }),
+            } })).collect::<Vec<_>>() } })
+            }
             ("notifications", "Order") => json!({ "notifications": [
                 { "title": format!("Order {i} was placed"), "read": true },
                 { "title": format!("Order {i} has shipped"), "read": false },
@@ -171,7 +178,11 @@ fn merging(c: &mut Criterion) {
     // 200 users × 20 orders: about 1 MB of subgraph answers; 50 × 3: the
     // size of the demo data's answer (bench scenario 2).
     for (name, users, orders) in [
-        ("~1 MB: parse subgraph answers, merge, shape and write", 200, 20),
+        (
+            "~1 MB: parse subgraph answers, merge, shape and write",
+            200,
+            20,
+        ),
         ("demo size (50 users × 3 orders)", 50, 3),
     ] {
         let federated = Federated::new(users, orders);

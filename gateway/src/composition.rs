@@ -10,7 +10,6 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-
 use crate::supergraph::compose::{ComposeError, SubgraphInput, compose};
 use crate::{Gateway, GatewayConfig, StartError};
 

@@ -144,7 +144,10 @@ mod tests {
             jail.create_file("gw.toml", "listen = \"127.0.0.1:5000\"\nexpose_query_plan = true\n[subgraph_urls]\nusers = \"http://u/graphql\"\n[subgraph_timeouts_ms]\norders = 100\n[entity_cache]\nenabled = true\n[entity_cache.types.User]\nttl_secs = 30\n")?;
             jail.set_env("SWITCHYARD_SUBGRAPH_TIMEOUT_MS", "250");
             jail.set_env("SWITCHYARD_ENTITY_CACHE__TYPES__ORDER__PRIVATE", "true");
-            jail.set_env("SWITCHYARD_ENTITY_CACHE__PRIVATE_KEY_HEADERS", "[authorization]");
+            jail.set_env(
+                "SWITCHYARD_ENTITY_CACHE__PRIVATE_KEY_HEADERS",
+                "[authorization]",
+            );
             let config = GatewayConfig::load(Some(std::path::Path::new("gw.toml"))).expect("loads");
             assert_eq!(config.listen.port(), 5000);
             assert!(config.expose_query_plan);
@@ -164,7 +167,10 @@ mod tests {
             assert!(cache.types["order"].private);
             assert_eq!(cache.private_key_headers, ["authorization"]);
             jail.set_env("SWITCHYARD_BIN", "/usr/bin/true");
-            assert!(GatewayConfig::load(None).is_ok(), "other tools' variables are ignored");
+            assert!(
+                GatewayConfig::load(None).is_ok(),
+                "other tools' variables are ignored"
+            );
             jail.create_file("bad.toml", "no_such_option = 1\n")?;
             assert!(GatewayConfig::load(Some(std::path::Path::new("bad.toml"))).is_err());
             Ok(())

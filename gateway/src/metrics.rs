@@ -70,14 +70,35 @@ impl Metrics {
         let recorder = Arc::new(recorder);
         for (name, help) in [
             ("gateway_requests_total", "GraphQL requests served"),
-            ("gateway_plan_cache_misses_total", "operations parsed, validated and planned"),
+            (
+                "gateway_plan_cache_misses_total",
+                "operations parsed, validated and planned",
+            ),
             ("subgraph_requests_total", "HTTP requests sent to subgraphs"),
-            ("subgraph_request_failures_total", "subgraph requests without a GraphQL answer"),
-            ("subgraph_requests_deduplicated_total", "subgraph requests that shared an identical one in flight"),
-            ("entity_cache_hits_total", "entities answered from the gateway's entity cache"),
-            ("entity_cache_misses_total", "entities fetched because the entity cache had none"),
-            ("entity_cache_evictions_total", "entities evicted by mutations or purges"),
-            ("entity_fetches_batched_total", "entity fetches sent in a batch shared with other client requests"),
+            (
+                "subgraph_request_failures_total",
+                "subgraph requests without a GraphQL answer",
+            ),
+            (
+                "subgraph_requests_deduplicated_total",
+                "subgraph requests that shared an identical one in flight",
+            ),
+            (
+                "entity_cache_hits_total",
+                "entities answered from the gateway's entity cache",
+            ),
+            (
+                "entity_cache_misses_total",
+                "entities fetched because the entity cache had none",
+            ),
+            (
+                "entity_cache_evictions_total",
+                "entities evicted by mutations or purges",
+            ),
+            (
+                "entity_fetches_batched_total",
+                "entity fetches sent in a batch shared with other client requests",
+            ),
         ] {
             recorder.describe_counter(name.into(), None, SharedString::const_str(help));
         }
@@ -115,11 +136,13 @@ impl Metrics {
     }
 
     fn counter(&self, name: &'static str, subgraph: Option<&str>) -> Counter {
-        self.recorder.register_counter(&key(name, subgraph), &metadata())
+        self.recorder
+            .register_counter(&key(name, subgraph), &metadata())
     }
 
     fn histogram(&self, name: &'static str, subgraph: Option<&str>) -> Histogram {
-        self.recorder.register_histogram(&key(name, subgraph), &metadata())
+        self.recorder
+            .register_histogram(&key(name, subgraph), &metadata())
     }
 }
 

@@ -377,14 +377,13 @@ async fn subgraph_down_nulls_what_it_owed_up_to_data() {
 async fn entity_cache_follows_the_subgraphs_cache_control() {
     let header = Arc::new(Mutex::new("public, max-age=1"));
     let sent = header.clone();
-    let reviews = subgraph(federated(reviews::Query)).layer(map_response(
-        move |mut response: Response| {
+    let reviews =
+        subgraph(federated(reviews::Query)).layer(map_response(move |mut response: Response| {
             let value = *sent.lock().expect("header");
             let response_headers = response.headers_mut();
             response_headers.insert(CACHE_CONTROL, HeaderValue::from_static(value));
             async move { response }
-        },
-    ));
+        }));
     let mut config = GatewayConfig::default();
     config.entity_cache.enabled = true;
     let fed = Federation::start_configured(

@@ -105,7 +105,10 @@ async fn hot_entities_come_from_the_cache_until_a_mutation_returns_them() {
         .counting("orders", fed.gql(USER_ORDERS, json!({ "id": "1" })))
         .await;
     assert_eq!(again, first);
-    assert_eq!(fetched, 0.0, "User 1's orders came from the gateway's cache");
+    assert_eq!(
+        fetched, 0.0,
+        "User 1's orders came from the gateway's cache"
+    );
     assert_eq!(
         fed.gateway_metric("entity_cache_hits_total", &[("subgraph", "orders")])
             .await,
@@ -157,12 +160,20 @@ async fn private_entities_are_kept_per_client_and_not_without_one() {
     .await;
     let variables = || json!({ "id": "3" });
     let as_client = |who: Option<&'static str>| fed.gql_as(USER_ORDERS, variables(), who);
-    let (alice, fetched) = fed.counting("orders", as_client(Some("Bearer alice"))).await;
+    let (alice, fetched) = fed
+        .counting("orders", as_client(Some("Bearer alice")))
+        .await;
     assert_eq!(fetched, 1.0);
-    let (alice_again, fetched) = fed.counting("orders", as_client(Some("Bearer alice"))).await;
+    let (alice_again, fetched) = fed
+        .counting("orders", as_client(Some("Bearer alice")))
+        .await;
     assert_eq!((fetched, &alice_again), (0.0, &alice), "alice's own copy");
     let (bob, fetched) = fed.counting("orders", as_client(Some("Bearer bob"))).await;
-    assert_eq!((fetched, &bob), (1.0, &alice), "bob never sees alice's copy");
+    assert_eq!(
+        (fetched, &bob),
+        (1.0, &alice),
+        "bob never sees alice's copy"
+    );
     for _ in 0..2 {
         let (_, fetched) = fed.counting("orders", as_client(None)).await;
         assert_eq!(fetched, 1.0, "no identity: private data is not cached");
@@ -188,7 +199,10 @@ async fn operators_purge_the_cache_with_a_token() {
         assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
     }
     let (status, body) = fed
-        .purge(Some("s3cret"), json!({ "type": "User", "key": { "id": "4" } }))
+        .purge(
+            Some("s3cret"),
+            json!({ "type": "User", "key": { "id": "4" } }),
+        )
         .await;
     assert_eq!((status, &body["purged"]), (200, &json!(1)), "{body:#}");
     let (_, fetched) = fed.counting("orders", warm()).await;
@@ -203,7 +217,10 @@ async fn operators_purge_the_cache_with_a_token() {
     let (_, fetched) = fed.counting("orders", warm()).await;
     assert_eq!(fetched, 1.0);
     let (status, body) = fed.purge(Some("s3cret"), json!({ "key": 1 })).await;
-    assert_eq!((status, &body["errors"][0]["extensions"]["code"]), (400, &json!("BAD_REQUEST")));
+    assert_eq!(
+        (status, &body["errors"][0]["extensions"]["code"]),
+        (400, &json!("BAD_REQUEST"))
+    );
 
     // Without a configured token there is no endpoint.
     let plain = Federation::start(|_| {}).await;
@@ -232,7 +249,11 @@ async fn identical_queries_in_flight_share_one_subgraph_request() {
         fetched < 8.0,
         "8 identical queries in flight: {fetched} requests to orders"
     );
-    assert!(fed.gateway_metric("subgraph_requests_deduplicated_total", &[]).await >= 1.0);
+    assert!(
+        fed.gateway_metric("subgraph_requests_deduplicated_total", &[])
+            .await
+            >= 1.0
+    );
 
     // Mutations never share: two identical ones are two writes.
     let ((a, b), fetched) = fed
@@ -271,7 +292,11 @@ async fn entity_fetches_of_concurrent_requests_share_a_batch() {
     let (answers, fetched) = fed
         .counting(
             "orders",
-            join_all(users.iter().map(|id| fed.gql(USER_ORDERS, json!({ "id": id })))),
+            join_all(
+                users
+                    .iter()
+                    .map(|id| fed.gql(USER_ORDERS, json!({ "id": id }))),
+            ),
         )
         .await;
     assert_eq!(answers, expected, "each client got its own user's orders");
@@ -280,5 +305,9 @@ async fn entity_fetches_of_concurrent_requests_share_a_batch() {
         "{} clients' entity fetches, {fetched} requests to orders",
         users.len()
     );
-    assert!(fed.gateway_metric("entity_fetches_batched_total", &[]).await >= 1.0);
+    assert!(
+        fed.gateway_metric("entity_fetches_batched_total", &[])
+            .await
+            >= 1.0
+    );
 }

@@ -127,7 +127,13 @@ impl Batcher {
         }
     }
 
-    fn flush_after_window(&self, key: BatchKey, id: u64, client: SubgraphClient, headers: HeaderMap) {
+    fn flush_after_window(
+        &self,
+        key: BatchKey,
+        id: u64,
+        client: SubgraphClient,
+        headers: HeaderMap,
+    ) {
         let pending = self.pending.clone();
         let window = self.window;
         tokio::spawn(async move {
@@ -155,7 +161,9 @@ async fn send(key: BatchKey, batch: Pending, client: SubgraphClient, headers: He
     );
     // Every representation is in the body once: nothing identical to dedup.
     let outcome = match client.fetch(body, &headers, false).await {
-        Ok(raw) => raw.parse().map(|parsed| EntitiesResponse::new(parsed, raw.cache_control)),
+        Ok(raw) => raw
+            .parse()
+            .map(|parsed| EntitiesResponse::new(parsed, raw.cache_control)),
         Err(e) => Err(e),
     };
     let shared: Shared = Arc::new(outcome);
@@ -233,7 +241,10 @@ mod tests {
             cache_control: None,
         };
         let mine = response.for_caller(&[2, 0]);
-        assert_eq!(mine.entities, vec![Value::Null, Value::from(json!({ "n": 0 }))]);
+        assert_eq!(
+            mine.entities,
+            vec![Value::Null, Value::from(json!({ "n": 0 }))]
+        );
         assert_eq!(
             mine.errors,
             vec![

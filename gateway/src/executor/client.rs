@@ -311,7 +311,10 @@ mod tests {
     fn request_bodies_carry_used_variables_and_representations() {
         let variables = json!({ "a": 1, "unused": true });
         let variables = variables.as_object().unwrap();
-        let reps: [&[u8]; 2] = [br#"{"__typename":"U","id":"1"}"#, br#"{"__typename":"U","id":"2"}"#];
+        let reps: [&[u8]; 2] = [
+            br#"{"__typename":"U","id":"1"}"#,
+            br#"{"__typename":"U","id":"2"}"#,
+        ];
         let used = variables_text(variables, &["a".into()]);
         let body = request_body("query($a:Int){x}", &used, Some(reps.into_iter()));
         assert_eq!(
@@ -321,7 +324,14 @@ mod tests {
                 "variables": { "a": 1, "representations": [{ "__typename": "U", "id": "1" }, { "__typename": "U", "id": "2" }] },
             })
         );
-        let body = request_body("{x}", &variables_text(variables, &[]), None::<std::iter::Empty<&[u8]>>);
-        assert_eq!(String::from_utf8(body).unwrap(), r#"{"query":"{x}","variables":{}}"#);
+        let body = request_body(
+            "{x}",
+            &variables_text(variables, &[]),
+            None::<std::iter::Empty<&[u8]>>,
+        );
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            r#"{"query":"{x}","variables":{}}"#
+        );
     }
 }

@@ -3,11 +3,7 @@
 //! subgraph's `_entities` answer, and the merge of the entities back into
 //! the tree at those objects.
 
-use std::{
-    collections::HashMap,
-    hash::{BuildHasher, Hash, Hasher},
-    ops::Range,
-};
+use std::{collections::HashMap, hash::BuildHasher, ops::Range};
 
 use reqwest::header::HeaderValue;
 use serde_json::Value as Json;
@@ -20,7 +16,7 @@ use super::{
     value::Value,
 };
 use crate::{
-    planner::{FetchNode, FlattenNode, SelectionSet},
+    planner::{FetchNode, FlattenNode, PathElement, SelectionSet},
     supergraph::Supergraph,
 };
 
@@ -54,7 +50,13 @@ impl EntitiesResponse {
 /// (positions in the tree) it was read from.
 #[derive(Default)]
 pub struct Representations {
+    path: Vec<PathElement>,
     positions: Positions,
+    /// Per position: the address of the object found there, to check that a
+    /// later walk of the same path meets the same objects.
+    addresses: Vec<usize>,
+    /// Per position: the distinct representation read from it, if any.
+    owner_of: Vec<Option<u32>>,
     /// Every distinct representation's JSON text, back to back.
     text: Vec<u8>,
     distinct: Vec<Distinct>,
@@ -81,11 +83,15 @@ impl Representations {
         cache: Option<&EntityCache>,
     ) -> Self {
         let positions = json::objects_at(data, &flatten.path);
-        let matches =
-            |condition: &str, typename: &str| supergraph.type_condition_matches(condition, typename);
-        let hasher = std::hash::RandomState::new();
+        let matches = |condition: &str, typename: &str| {
+            supergraph.type_condition_matches(condition, typename)
+        };
+        let hasher = foldhash::fast::RandomState::default();
         let mut seen: HashMap<u64, SmallVec<[usize; 1]>> = HashMap::new();
         let mut out = Representations {
+            path: flatten.path.clone(),
+            addresses: Vec::with_capacity(positions.len()),
+            owner_of: vec![None; positions.len()],
             text: Vec::with_capacity(positions.len() * 32),
             distinct: Vec::new(),
             positions: Positions::default(),
@@ -94,8 +100,10 @@ impl Representations {
         let seed = cache.map(|c| c.fetch_seed(fetch.subgraph, &fetch.operation));
         for (i, position) in positions.iter().enumerate() {
             let Some(object) = json::get(data, position) else {
+                out.addresses.push(0);
                 continue;
             };
+            out.addresses.push(std::ptr::from_ref(object) as usize);
             let Some(rep) =
                 json::representation(object, requires, &fetch.typename_overrides, &matches)
             else {
@@ -103,16 +111,17 @@ impl Representations {
             };
             scratch.clear();
             rep.write_json(&mut scratch);
-            let mut h = hasher.build_hasher();
-            scratch.hash(&mut h);
-            let candidates = seen.entry(h.finish()).or_default();
+            let candidates = seen.entry(hasher.hash_one(&scratch)).or_default();
             let text = &out.text;
             let distinct = &out.distinct;
             match candidates
                 .iter()
                 .find(|d| text[distinct[**d].range.clone()] == scratch[..])
             {
-                Some(d) => out.distinct[*d].owners.push(i as u32),
+                Some(d) => {
+                    out.distinct[*d].owners.push(i as u32);
+                    out.owner_of[i] = Some(*d as u32);
+                }
                 None => {
                     let start = out.text.len();
                     out.text.extend_from_slice(&scratch);
@@ -125,6 +134,7 @@ impl Representations {
                         Some((id, cache.selection(seed?, &scratch)))
                     });
                     candidates.push(out.distinct.len());
+                    out.owner_of[i] = Some(out.distinct.len() as u32);
                     out.distinct.push(Distinct {
                         range: start..out.text.len(),
                         owners: SmallVec::from_elem(i as u32, 1),
@@ -158,25 +168,60 @@ impl Representations {
 
     /// The response path of the first object the `i`-th was read from.
     pub fn path_of(&self, data: &Value, i: usize) -> Vec<Json> {
-        json::response_path(data, self.positions.get(self.distinct[i].owners[0] as usize))
+        json::response_path(
+            data,
+            self.positions.get(self.distinct[i].owners[0] as usize),
+        )
     }
 
     /// Merges the entity of each distinct representation (`None`: nothing)
     /// into every object it was read from; the last one gets it moved.
+    ///
+    /// The path is walked once, as when the objects were found, so shared
+    /// prefixes are walked once too (walking each position from the root
+    /// was a cache miss per step). Should the walk meet other objects than
+    /// then (another fetch changed the tree meanwhile), the rest is merged
+    /// position by position.
     pub fn merge(&self, data: &mut Value, entities: Vec<Option<Value>>) {
-        for (distinct, entity) in self.distinct.iter().zip(entities) {
-            let Some(mut entity) = entity else { continue };
-            let (last, rest) = match distinct.owners.split_last() {
-                Some(split) => split,
-                None => continue,
-            };
-            for owner in rest {
-                if let Some(target) = json::get_mut(data, self.positions.get(*owner as usize)) {
-                    json::deep_merge(target, entity.clone());
-                }
+        let mut entities = entities;
+        let mut remaining: Vec<u32> = self
+            .distinct
+            .iter()
+            .map(|d| d.owners.len() as u32)
+            .collect();
+        let mut take = |d: u32| -> Option<Value> {
+            let d = d as usize;
+            remaining[d] = remaining[d].saturating_sub(1);
+            if remaining[d] == 0 {
+                entities.get_mut(d)?.take()
+            } else {
+                entities.get(d)?.clone()
             }
-            if let Some(target) = json::get_mut(data, self.positions.get(*last as usize)) {
-                json::deep_merge(target, std::mem::take(&mut entity));
+        };
+        let mut visited = 0;
+        let mut aligned = true;
+        json::for_each_object_mut(data, &self.path, &mut |object| {
+            if self.addresses.get(visited) != Some(&(std::ptr::from_mut(object) as usize)) {
+                aligned = false;
+                return false;
+            }
+            if let Some(d) = self.owner_of[visited]
+                && let Some(entity) = take(d)
+            {
+                json::deep_merge(object, entity);
+            }
+            visited += 1;
+            true
+        });
+        if aligned && visited == self.positions.len() {
+            return;
+        }
+        for i in visited..self.positions.len() {
+            if let Some(d) = self.owner_of[i]
+                && let Some(entity) = take(d)
+                && let Some(target) = json::get_mut(data, self.positions.get(i))
+            {
+                json::deep_merge(target, entity);
             }
         }
     }
@@ -206,12 +251,95 @@ pub(crate) fn entity_error_index(error: &Json, entities: &[Value]) -> Option<(us
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::planner::{Field, InlineFragment, OperationKind, PlanNode, Selection};
+    use crate::supergraph::SubgraphId;
+
+    fn field(name: &str) -> Selection {
+        Selection::Field(Field {
+            alias: None,
+            name: name.into(),
+            arguments: Vec::new(),
+            conditions: Default::default(),
+            selection_set: SelectionSet::default(),
+        })
+    }
+
+    /// An entity fetch of `U` by `id` at `list.@`.
+    fn flatten() -> FlattenNode {
+        let requires = SelectionSet {
+            selections: vec![Selection::InlineFragment(InlineFragment {
+                type_condition: Some("U".into()),
+                selection_set: SelectionSet {
+                    selections: vec![field("__typename"), field("id")],
+                },
+            })],
+        };
+        FlattenNode {
+            path: vec![PathElement::Key("list".into()), PathElement::List],
+            node: Box::new(PlanNode::Fetch(FetchNode {
+                subgraph: SubgraphId(0),
+                service_name: "s".into(),
+                operation_kind: OperationKind::Query,
+                operation: "query".into(),
+                variable_usages: Vec::new(),
+                requires: Some(requires),
+                selection: SelectionSet::default(),
+                typename_overrides: Vec::new(),
+            })),
+        }
+    }
+
+    #[test]
+    fn each_representation_is_sent_once_and_merged_into_every_object_it_came_from() {
+        let supergraph = crate::supergraph::Supergraph::parse(include_str!(
+            "../../tests/fixtures/keys/supergraph.graphql"
+        ))
+        .expect("fixture");
+        let flatten = flatten();
+        let PlanNode::Fetch(fetch) = flatten.node.as_ref() else {
+            unreachable!("a fetch")
+        };
+        let requires = fetch.requires.as_ref().expect("requires");
+        let list = json!({ "list": [
+            { "__typename": "U", "id": "1" },
+            { "__typename": "U", "id": "2" },
+            null,
+            { "__typename": "U", "id": "1" },
+        ] });
+        let expected = json!({ "list": [
+            { "__typename": "U", "id": "1", "name": "one" },
+            { "__typename": "U", "id": "2", "name": "two" },
+            null,
+            { "__typename": "U", "id": "1", "name": "one" },
+        ] });
+        let entities = || {
+            vec![
+                Some(Value::from(json!({ "name": "one" }))),
+                Some(Value::from(json!({ "name": "two" }))),
+            ]
+        };
+        let mut data = Value::from(list.clone());
+        let reps = Representations::collect(&data, &flatten, fetch, requires, &supergraph, None);
+        assert_eq!(reps.len(), 2);
+        assert_eq!(reps.text(0), br#"{"__typename":"U","id":"1"}"#);
+        assert_eq!(reps.path_of(&data, 1), vec![json!("list"), json!(1)]);
+        reps.merge(&mut data, entities());
+        assert_eq!(data.to_json(), expected);
+
+        // The tree moved between reading and merging (another fetch grew it):
+        // merged position by position instead.
+        let mut data = Value::from(list);
+        let reps = Representations::collect(&data, &flatten, fetch, requires, &supergraph, None);
+        let moved = data.clone();
+        data = moved;
+        reps.merge(&mut data, entities());
+        assert_eq!(data.to_json(), expected);
+    }
 
     #[test]
     fn entity_errors_blame_the_representation_they_name() {
@@ -220,9 +348,15 @@ mod tests {
             Value::from(json!({ "name": null })),
         ];
         let blame = |p: Json| entity_error_index(&json!({ "message": "x", "path": p }), &entities);
-        assert_eq!(blame(json!(["_entities", 1, "name"])), Some((1, vec![json!("name")])));
+        assert_eq!(
+            blame(json!(["_entities", 1, "name"])),
+            Some((1, vec![json!("name")]))
+        );
         // No index (async-graphql): the first entity without the field.
-        assert_eq!(blame(json!(["_entities", "name"])), Some((1, vec![json!("name")])));
+        assert_eq!(
+            blame(json!(["_entities", "name"])),
+            Some((1, vec![json!("name")]))
+        );
         // The whole field failed: the first one.
         assert_eq!(blame(json!(["_entities"])), Some((0, vec![])));
         assert_eq!(blame(json!(["other"])), None);

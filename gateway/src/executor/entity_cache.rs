@@ -362,7 +362,10 @@ impl EntityCache {
         match data {
             Value::Object(object) => {
                 self.evict_object(object)
-                    + object.iter().map(|(_, v)| self.evict_all_in(v)).sum::<usize>()
+                    + object
+                        .iter()
+                        .map(|(_, v)| self.evict_all_in(v))
+                        .sum::<usize>()
             }
             Value::Array(items) => items.iter().map(|v| self.evict_all_in(v)).sum(),
             _ => 0,
@@ -425,7 +428,9 @@ impl CacheControl {
             let directive = directive.trim();
             let (name, value) = directive
                 .split_once('=')
-                .map_or((directive, None), |(n, v)| (n.trim(), Some(v.trim().trim_matches('"'))));
+                .map_or((directive, None), |(n, v)| {
+                    (n.trim(), Some(v.trim().trim_matches('"')))
+                });
             match name.to_ascii_lowercase().as_str() {
                 "max-age" => max_age = value.and_then(|v| v.parse().ok()),
                 "s-maxage" => s_maxage = value.and_then(|v| v.parse().ok()),
@@ -493,7 +498,8 @@ mod tests {
         config.max_ttl_secs = 100;
         let cache = cache(config);
         let header = |s: &'static str| HeaderValue::from_static(s);
-        let ttl = |t: &str, h: Option<HeaderValue>| cache.policy(t, h.as_ref()).map(|p| p.ttl.as_secs());
+        let ttl =
+            |t: &str, h: Option<HeaderValue>| cache.policy(t, h.as_ref()).map(|p| p.ttl.as_secs());
         assert_eq!(ttl("User", Some(header("public, max-age=60"))), Some(60));
         assert_eq!(ttl("User", Some(header("max-age=60, s-maxage=7"))), Some(7));
         assert_eq!(ttl("User", Some(header("max-age=9999"))), Some(100));
@@ -504,7 +510,10 @@ mod tests {
         // Private without private key headers: never cached.
         assert_eq!(ttl("User", Some(header("private, max-age=60"))), None);
         // Off unless enabled.
-        assert_eq!(self::cache(EntityCacheConfig::default()).policy("User", None), None);
+        assert_eq!(
+            self::cache(EntityCacheConfig::default()).policy("User", None),
+            None
+        );
     }
 
     #[test]
@@ -522,12 +531,25 @@ mod tests {
 
         let rep = object(json!({ "__typename": "User", "id": "1" }));
         let id = cache.identity(&rep, SubgraphId(0)).expect("identity");
-        let policy = Policy { ttl: Duration::from_secs(60), private: true };
-        cache.insert(id.clone(), 7, alice, policy, cache.epoch(), Value::from(json!({ "secret": "a" })));
+        let policy = Policy {
+            ttl: Duration::from_secs(60),
+            private: true,
+        };
+        cache.insert(
+            id.clone(),
+            7,
+            alice,
+            policy,
+            cache.epoch(),
+            Value::from(json!({ "secret": "a" })),
+        );
         assert!(cache.get(&id, 7, alice, Instant::now()).is_some());
         assert!(cache.get(&id, 7, bob, Instant::now()).is_none());
         assert!(cache.get(&id, 7, None, Instant::now()).is_none());
-        assert!(cache.get(&id, 8, alice, Instant::now()).is_none(), "another selection");
+        assert!(
+            cache.get(&id, 8, alice, Instant::now()).is_none(),
+            "another selection"
+        );
         // No scope: private data is not kept at all.
         let before = cache.get(&id, 9, None, Instant::now());
         cache.insert(id.clone(), 9, None, policy, cache.epoch(), Value::Null);
@@ -540,20 +562,59 @@ mod tests {
         let rep = object(json!({ "__typename": "User", "id": "1", "extra": 1 }));
         let id = cache.identity(&rep, SubgraphId(0)).expect("identity");
         assert_eq!(&*id.key, br#"{"id":"1"}"#);
-        let policy = Policy { ttl: Duration::from_secs(60), private: false };
+        let policy = Policy {
+            ttl: Duration::from_secs(60),
+            private: false,
+        };
         let before = cache.epoch();
-        cache.insert(id.clone(), 1, None, policy, before, Value::from(json!({ "name": "A" })));
-        cache.insert(id.clone(), 2, None, policy, before, Value::from(json!({ "age": 3 })));
-        assert!(cache.get(&id, 1, None, Instant::now()).is_some() && cache.get(&id, 2, None, Instant::now()).is_some());
+        cache.insert(
+            id.clone(),
+            1,
+            None,
+            policy,
+            before,
+            Value::from(json!({ "name": "A" })),
+        );
+        cache.insert(
+            id.clone(),
+            2,
+            None,
+            policy,
+            before,
+            Value::from(json!({ "age": 3 })),
+        );
+        assert!(
+            cache.get(&id, 1, None, Instant::now()).is_some()
+                && cache.get(&id, 2, None, Instant::now()).is_some()
+        );
 
-        let evicted = cache.evict_all_in(&Value::from(json!({ "updateUser": { "__typename": "User", "id": "1", "name": "B" } })));
+        let evicted = cache.evict_all_in(&Value::from(
+            json!({ "updateUser": { "__typename": "User", "id": "1", "name": "B" } }),
+        ));
         assert_eq!(evicted, 1);
-        assert!(cache.get(&id, 1, None, Instant::now()).is_none() && cache.get(&id, 2, None, Instant::now()).is_none());
+        assert!(
+            cache.get(&id, 1, None, Instant::now()).is_none()
+                && cache.get(&id, 2, None, Instant::now()).is_none()
+        );
         // A fetch that started before the eviction does not put its answer back…
-        cache.insert(id.clone(), 1, None, policy, before, Value::from(json!({ "name": "A" })));
+        cache.insert(
+            id.clone(),
+            1,
+            None,
+            policy,
+            before,
+            Value::from(json!({ "name": "A" })),
+        );
         assert!(cache.get(&id, 1, None, Instant::now()).is_none());
         // …one that started after does.
-        cache.insert(id.clone(), 1, None, policy, cache.epoch(), Value::from(json!({ "name": "B" })));
+        cache.insert(
+            id.clone(),
+            1,
+            None,
+            policy,
+            cache.epoch(),
+            Value::from(json!({ "name": "B" })),
+        );
         assert!(cache.get(&id, 1, None, Instant::now()).is_some());
         cache.purge_type("User");
         assert!(cache.get(&id, 1, None, Instant::now()).is_none());

@@ -45,11 +45,20 @@ impl Positions {
 pub fn objects_at(root: &Value, path: &[PathElement]) -> Positions {
     let mut out = Positions::default();
     let mut current = Vec::with_capacity(path.len() + 4);
-    walk(root, path, &mut current, &mut out);
+    let mut hints = vec![0; path.len() + 1];
+    walk(root, path, &mut current, &mut out, &mut hints);
     out
 }
 
-fn walk(value: &Value, path: &[PathElement], current: &mut Vec<u32>, out: &mut Positions) {
+/// `hints[n]`: where the key was found in the last object met with `n` path
+/// elements left (list items are alike, so the next one has it there too).
+fn walk(
+    value: &Value,
+    path: &[PathElement],
+    current: &mut Vec<u32>,
+    out: &mut Positions,
+    hints: &mut [usize],
+) {
     match (path.first(), value) {
         (None, Value::Object(_)) => out.push(current),
         // Lists nested deeper than the path says (a list of lists) are walked through.
@@ -57,27 +66,68 @@ fn walk(value: &Value, path: &[PathElement], current: &mut Vec<u32>, out: &mut P
             let rest = if path.is_empty() { path } else { &path[1..] };
             for (i, item) in items.iter().enumerate() {
                 current.push(i as u32);
-                walk(item, rest, current, out);
+                walk(item, rest, current, out, hints);
                 current.pop();
             }
         }
         (Some(PathElement::Key(key)), Value::Object(object)) => {
-            if let Some(at) = object.position(key)
+            if let Some(at) = object.position_hinted(key, &mut hints[path.len()])
                 && let Some((_, child)) = object.entry_at(at)
             {
                 current.push(at as u32);
-                walk(child, &path[1..], current, out);
+                walk(child, &path[1..], current, out, hints);
                 current.pop();
             }
         }
         (Some(PathElement::Key(_)), Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
                 current.push(i as u32);
-                walk(item, path, current, out);
+                walk(item, path, current, out, hints);
                 current.pop();
             }
         }
         _ => {}
+    }
+}
+
+/// Visits the objects [`objects_at`] finds, in the same order, mutably;
+/// stops (and returns `false`) as soon as `visit` returns `false`.
+pub fn for_each_object_mut(
+    root: &mut Value,
+    path: &[PathElement],
+    visit: &mut dyn FnMut(&mut Value) -> bool,
+) -> bool {
+    let mut hints = vec![0; path.len() + 1];
+    walk_mut(root, path, visit, &mut hints)
+}
+
+fn walk_mut(
+    value: &mut Value,
+    path: &[PathElement],
+    visit: &mut dyn FnMut(&mut Value) -> bool,
+    hints: &mut [usize],
+) -> bool {
+    match (path.first(), value) {
+        (None, object @ Value::Object(_)) => visit(object),
+        (None, Value::Array(items)) | (Some(PathElement::List), Value::Array(items)) => {
+            let rest = if path.is_empty() { path } else { &path[1..] };
+            items
+                .iter_mut()
+                .all(|item| walk_mut(item, rest, visit, hints))
+        }
+        (Some(PathElement::Key(key)), Value::Object(object)) => {
+            match object
+                .position_hinted(key, &mut hints[path.len()])
+                .and_then(|at| object.value_at_mut(at))
+            {
+                Some(child) => walk_mut(child, &path[1..], visit, hints),
+                None => true,
+            }
+        }
+        (Some(PathElement::Key(_)), Value::Array(items)) => items
+            .iter_mut()
+            .all(|item| walk_mut(item, path, visit, hints)),
+        _ => true,
     }
 }
 

@@ -14,7 +14,10 @@ pub mod shape;
 pub mod value;
 
 use std::{
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
@@ -27,8 +30,8 @@ pub use client::{
     FetchError, RawResponse, SubgraphClient, SubgraphResponse, http_client, request_body,
     variables_text,
 };
-pub use entities::{EntitiesResponse, Representations};
 use entities::entity_error_index;
+pub use entities::{EntitiesResponse, Representations};
 use entity_cache::{EntityCache, EntityKeys};
 use value::Value;
 
@@ -67,6 +70,8 @@ pub struct Request<'a> {
 pub struct Execution {
     pub data: Value,
     pub errors: Vec<Json>,
+    /// Bytes of subgraph bodies received, to size the response buffer.
+    pub received: usize,
 }
 
 impl Executor {
@@ -144,6 +149,7 @@ impl Executor {
             request,
             data: Mutex::new(Value::Object(value::Object::default())),
             errors: Mutex::new(Vec::new()),
+            received: AtomicUsize::new(0),
         };
         if let Some(node) = &plan.node {
             run.node(node).await;
@@ -151,6 +157,7 @@ impl Executor {
         let execution = Execution {
             data: run.data.into_inner().unwrap_or_else(|p| p.into_inner()),
             errors: run.errors.into_inner().unwrap_or_else(|p| p.into_inner()),
+            received: run.received.into_inner(),
         };
         if request.mutation
             && let Some(cache) = &self.cache
@@ -169,6 +176,7 @@ struct Run<'a> {
     request: &'a Request<'a>,
     data: Mutex<Value>,
     errors: Mutex<Vec<Json>>,
+    received: AtomicUsize,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -221,14 +229,21 @@ impl Run<'_> {
     async fn root_fetch(&self, fetch: &FetchNode) {
         let client = &self.executor.clients[fetch.subgraph.0];
         let variables = variables_text(self.request.variables, &fetch.variable_usages);
-        let body = request_body(&fetch.operation, &variables, None::<std::iter::Empty<&[u8]>>);
+        let body = request_body(
+            &fetch.operation,
+            &variables,
+            None::<std::iter::Empty<&[u8]>>,
+        );
         let span = tracing::info_span!("subgraph_fetch", subgraph = %client.name, entities = false);
         let dedup = self.executor.dedup && self.may_share(fetch);
         let outcome = client
             .fetch(body, self.request.headers, dedup)
             .instrument(span)
             .await
-            .and_then(|raw| raw.parse());
+            .and_then(|raw| {
+                self.received.fetch_add(raw.body.len(), Ordering::Relaxed);
+                raw.parse()
+            });
         match outcome {
             Ok(response) => {
                 if let Some(data) = response.data {
@@ -286,13 +301,12 @@ impl Run<'_> {
         let mut misses: Vec<usize> = Vec::with_capacity(reps.len());
         if let Some(cache) = cache {
             let now = std::time::Instant::now();
-            for i in 0..reps.len() {
-                let hit = reps
+            for (i, result) in results.iter_mut().enumerate() {
+                *result = reps
                     .cached_as(i)
                     .and_then(|(id, selection)| cache.get(id, *selection, self.request.scope, now));
-                match hit {
-                    Some(entity) => results[i] = Some(entity),
-                    None => misses.push(i),
+                if result.is_none() {
+                    misses.push(i);
                 }
             }
             let hits = reps.len() - misses.len();
@@ -303,12 +317,17 @@ impl Run<'_> {
             misses.extend(0..reps.len());
         }
 
-        // Errors with the index (into `misses`) of the representation they blame.
-        let mut blamed: Vec<(Json, Option<(usize, Vec<Json>)>)> = Vec::new();
+        // Errors with the index (into `misses`) of the representation they
+        // blame, and the rest of their path.
+        let mut blamed: Vec<(Json, Option<Blame>)> = Vec::new();
         if !misses.is_empty() {
             let epoch = cache.map(EntityCache::epoch);
             let sent: Vec<&[u8]> = misses.iter().map(|d| reps.text(*d)).collect();
-            match self.fetch_entities(fetch, client, &sent).instrument(span).await {
+            match self
+                .fetch_entities(fetch, client, &sent)
+                .instrument(span)
+                .await
+            {
                 Ok(response) => {
                     if let (Some(cache), Some(epoch)) = (cache, epoch)
                         && response.errors.is_empty()
@@ -410,6 +429,7 @@ impl Run<'_> {
         );
         let dedup = self.executor.dedup && self.may_share(fetch);
         let raw = client.fetch(body, self.request.headers, dedup).await?;
+        self.received.fetch_add(raw.body.len(), Ordering::Relaxed);
         let parsed = raw.parse()?;
         Ok(EntitiesResponse::new(parsed, raw.cache_control))
     }
@@ -426,6 +446,9 @@ impl Run<'_> {
         lock(&self.errors).push(e);
     }
 }
+
+/// Which sent representation an error blames, and the rest of its path.
+type Blame = (usize, Vec<Json>);
 
 /// Adds `extensions.serviceName` and rewrites (or drops) the error's path.
 fn with_service(
@@ -472,6 +495,9 @@ mod tests {
             json!({ "message": "m", "path": ["b", 0], "extensions": { "serviceName": "users" } })
         );
         let error = with_service(json!({ "message": "m" }), "users", Some);
-        assert_eq!(error, json!({ "message": "m", "extensions": { "serviceName": "users" } }));
+        assert_eq!(
+            error,
+            json!({ "message": "m", "extensions": { "serviceName": "users" } })
+        );
     }
 }

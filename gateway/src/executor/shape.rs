@@ -228,12 +228,22 @@ impl<'a> Walk<'a, '_> {
 
     /// Writes the object; `false` when a non-null field of it is null: the
     /// object itself must become null (the caller cuts what was written).
-    fn object(&mut self, sets: &[&'a SelectionSet], type_name: &'a str, source: &'a Object) -> bool {
+    fn object(
+        &mut self,
+        sets: &[&'a SelectionSet],
+        type_name: &'a str,
+        source: &'a Object,
+    ) -> bool {
         let collected = self.collected(sets, type_name);
         self.fields(&collected, type_name, source)
     }
 
-    fn fields(&mut self, collected: &[Collected<'a>], type_name: &'a str, source: &'a Object) -> bool {
+    fn fields(
+        &mut self,
+        collected: &[Collected<'a>],
+        type_name: &'a str,
+        source: &'a Object,
+    ) -> bool {
         self.out.push(b'{');
         // Subgraphs answer fields in the order asked, which mostly follows
         // the client's: look where the previous key was found first.
@@ -398,7 +408,8 @@ impl<'a> Walk<'a, '_> {
                 PathItem::Index(i) => serde_json::Value::from(*i),
             })
             .collect();
-        self.errors.push(json!({ "message": message, "path": path }));
+        self.errors
+            .push(json!({ "message": message, "path": path }));
     }
 
     /// True when an error already points at the current path or inside it.
@@ -466,7 +477,10 @@ mod tests {
             json!({}),
         );
         assert!(errors.is_empty());
-        assert_eq!(out, r#"{"me":{"handle":"Ada","__typename":"User","id":"1"}}"#);
+        assert_eq!(
+            out,
+            r#"{"me":{"handle":"Ada","__typename":"User","id":"1"}}"#
+        );
     }
 
     #[test]

@@ -229,7 +229,8 @@ impl QueryGraph {
     /// Every resolvable key: (type, subgraph, key).
     pub(crate) fn all_keys(&self) -> impl Iterator<Item = (&str, SubgraphId, &KeyEdge)> {
         self.keys.iter().flat_map(|((type_name, graph), keys)| {
-            keys.iter().map(move |key| (type_name.as_str(), *graph, key))
+            keys.iter()
+                .map(move |key| (type_name.as_str(), *graph, key))
         })
     }
 

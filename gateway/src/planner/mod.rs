@@ -151,7 +151,9 @@ impl Planner {
         for (type_name, graph, key) in self.graph.all_keys() {
             // Keys were parsed from the supergraph when the graph was built.
             if let Ok(set) = build::plain_selection(&key.fields) {
-                out.entry(type_name.to_owned()).or_default().push((graph, set));
+                out.entry(type_name.to_owned())
+                    .or_default()
+                    .push((graph, set));
             }
         }
         for keys in out.values_mut() {

@@ -92,7 +92,11 @@ async fn purge(State(gateway): State<Arc<Gateway>>, headers: HeaderMap, body: By
         );
     }
     let Some(loaded) = gateway.current() else {
-        return refuse(StatusCode::SERVICE_UNAVAILABLE, "NOT_READY", "no supergraph is loaded yet");
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "NOT_READY",
+            "no supergraph is loaded yet",
+        );
     };
     let Some(cache) = loaded.executor.entity_cache() else {
         return Json(json!({ "purged": 0, "cache": "off" })).into_response();
@@ -127,7 +131,10 @@ async fn purge(State(gateway): State<Arc<Gateway>>, headers: HeaderMap, body: By
                 crate::executor::value::Value::Object(object) => cache.evict_object(&object),
                 _ => 0,
             };
-            gateway.metrics.entity_cache_evictions.increment(evicted as u64);
+            gateway
+                .metrics
+                .entity_cache_evictions
+                .increment(evicted as u64);
             Json(json!({ "purged": evicted })).into_response()
         }
         _ => refuse(
@@ -206,7 +213,11 @@ async fn run(
 fn forwarded(headers: &HeaderMap, configured: &[String]) -> HeaderMap {
     let mut out = HeaderMap::new();
     let trace = ["traceparent", "tracestate"];
-    for name in trace.iter().copied().chain(configured.iter().map(String::as_str)) {
+    for name in trace
+        .iter()
+        .copied()
+        .chain(configured.iter().map(String::as_str))
+    {
         for value in headers.get_all(name) {
             if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
                 out.append(name, value.clone());
@@ -315,7 +326,11 @@ fn error_response(error: &RequestError, accept_gql: bool) -> Response {
 }
 
 fn json_response(status: StatusCode, body: &Value, accept_gql: bool) -> Response {
-    body_response(status, serde_json::to_vec(body).unwrap_or_default(), accept_gql)
+    body_response(
+        status,
+        serde_json::to_vec(body).unwrap_or_default(),
+        accept_gql,
+    )
 }
 
 fn body_response(status: StatusCode, body: Vec<u8>, accept_gql: bool) -> Response {

@@ -239,20 +239,22 @@ impl Gateway {
             document: &prepared.document,
             variables: &variables,
         };
-        let mut data = Vec::with_capacity(4096);
-        shaper.shape(operation, &execution.data, &mut errors, &mut data);
-        // `errors` first, as the spec suggests, so the data is written apart
-        // and copied in once.
-        let mut body = Vec::with_capacity(data.len() + 64);
-        body.push(b'{');
+        // The response is about as long as what the subgraphs sent.
+        const DATA: &[u8] = b"{\"data\":";
+        let mut body = Vec::with_capacity(execution.received + 256);
+        body.extend_from_slice(DATA);
+        shaper.shape(operation, &execution.data, &mut errors, &mut body);
         if !errors.is_empty() {
-            body.extend_from_slice(b"\"errors\":");
+            // `errors` first, as the spec suggests: the data moves behind them
+            // (one copy, only for responses with errors).
             // Writing to a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut body, &errors);
-            body.push(b',');
+            let mut with_errors = Vec::with_capacity(body.len() + 256 * errors.len());
+            with_errors.extend_from_slice(b"{\"errors\":");
+            let _ = serde_json::to_writer(&mut with_errors, &errors);
+            with_errors.push(b',');
+            with_errors.extend_from_slice(&body[1..]);
+            body = with_errors;
         }
-        body.extend_from_slice(b"\"data\":");
-        body.extend_from_slice(&data);
         if meta.want_plan && self.config.expose_query_plan {
             body.extend_from_slice(b",\"extensions\":");
             let _ = serde_json::to_writer(&mut body, &json!({ "queryPlan": prepared.plan_text }));
