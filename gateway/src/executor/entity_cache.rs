@@ -484,6 +484,26 @@ mod tests {
         }
     }
 
+    /// Inserts `value` as variant `selection` of `id`, fetched at `epoch`.
+    fn put(
+        cache: &EntityCache,
+        id: &EntityId,
+        selection: u64,
+        scope: Option<u64>,
+        policy: Policy,
+        epoch: u64,
+        value: serde_json::Value,
+    ) {
+        cache.insert(
+            id.clone(),
+            selection,
+            scope,
+            policy,
+            epoch,
+            Value::from(value),
+        );
+    }
+
     #[test]
     fn ttl_comes_from_the_subgraph_then_the_type_then_the_default() {
         let mut config = enabled();
@@ -535,13 +555,14 @@ mod tests {
             ttl: Duration::from_secs(60),
             private: true,
         };
-        cache.insert(
-            id.clone(),
+        put(
+            &cache,
+            &id,
             7,
             alice,
             policy,
             cache.epoch(),
-            Value::from(json!({ "secret": "a" })),
+            json!({ "secret": "a" }),
         );
         assert!(cache.get(&id, 7, alice, Instant::now()).is_some());
         assert!(cache.get(&id, 7, bob, Instant::now()).is_none());
@@ -567,22 +588,8 @@ mod tests {
             private: false,
         };
         let before = cache.epoch();
-        cache.insert(
-            id.clone(),
-            1,
-            None,
-            policy,
-            before,
-            Value::from(json!({ "name": "A" })),
-        );
-        cache.insert(
-            id.clone(),
-            2,
-            None,
-            policy,
-            before,
-            Value::from(json!({ "age": 3 })),
-        );
+        put(&cache, &id, 1, None, policy, before, json!({ "name": "A" }));
+        put(&cache, &id, 2, None, policy, before, json!({ "age": 3 }));
         assert!(
             cache.get(&id, 1, None, Instant::now()).is_some()
                 && cache.get(&id, 2, None, Instant::now()).is_some()
@@ -597,23 +604,17 @@ mod tests {
                 && cache.get(&id, 2, None, Instant::now()).is_none()
         );
         // A fetch that started before the eviction does not put its answer back…
-        cache.insert(
-            id.clone(),
-            1,
-            None,
-            policy,
-            before,
-            Value::from(json!({ "name": "A" })),
-        );
+        put(&cache, &id, 1, None, policy, before, json!({ "name": "A" }));
         assert!(cache.get(&id, 1, None, Instant::now()).is_none());
         // …one that started after does.
-        cache.insert(
-            id.clone(),
+        put(
+            &cache,
+            &id,
             1,
             None,
             policy,
             cache.epoch(),
-            Value::from(json!({ "name": "B" })),
+            json!({ "name": "B" }),
         );
         assert!(cache.get(&id, 1, None, Instant::now()).is_some());
         cache.purge_type("User");
