@@ -5,9 +5,10 @@
   report.py --compare A.json B.json   prints how two GraphQL answers compare
 
 RUNS_FILE holds the lines run.sh collected: `RUN key=v ...` per wrk run,
-`CHECK ...` per answer comparison, `SKIP key=K reason=...`. The sections of the
-existing RESULTS_MD from the heading "# Earlier measurements" on (or, for the
-file from before the harness, everything below its title) are kept verbatim.
+`CHECK ...` per answer comparison, `SKIP key=K reason=...`. The top-level
+sections of the existing RESULTS_MD after the generated one (micro-benchmarks,
+profiles, "# Earlier measurements"; for the file from before the harness,
+everything below its title) are kept verbatim.
 """
 import json
 import os
@@ -126,8 +127,11 @@ def earlier_sections(path):
     except FileNotFoundError:
         return ""
     lines = text.splitlines(keepends=True)
+    # Every top-level section after the generated one (written by hand:
+    # micro-benchmarks, profiles, earlier measurements) is kept.
+    generated = lines and lines[0].startswith("# Benchmark results")
     for i, line in enumerate(lines):
-        if line.rstrip("\n") == EARLIER:
+        if i > 0 and line.startswith("# ") and (generated or line.rstrip("\n") == EARLIER):
             return "".join(lines[i:])
     # The file from before the harness: everything below its "# " title.
     if lines and lines[0].startswith("# "):

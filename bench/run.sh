@@ -21,7 +21,7 @@ WRK_TIMEOUT=${WRK_TIMEOUT:-10s}
 RESULTS=${RESULTS:-bench/RESULTS.md}
 CACHED_CONFIG=${CACHED_CONFIG:-bench/gateway-cached.toml}
 BATCH_WINDOW_US=${BATCH_WINDOW_US:-1000}
-command_line="$( [ -n "${SWITCHYARD_BIN:-}" ] && printf 'SWITCHYARD_BIN=%s ' "$SWITCHYARD_BIN")DURATION=$DURATION CONNECTIONS=$CONNECTIONS WARMUP=$WARMUP bench/run.sh"
+command_line="${SWITCHYARD_BIN:+SWITCHYARD_BIN=$SWITCHYARD_BIN }DURATION=$DURATION CONNECTIONS=$CONNECTIONS WARMUP=$WARMUP bench/run.sh"
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -294,6 +294,7 @@ impl Run<'_> {
             subgraph = %client.name,
             entities = reps.len(),
             cache_hits = tracing::field::Empty,
+            cache_misses = tracing::field::Empty,
         );
 
         // Entities per distinct representation: from the cache, or fetched.
@@ -311,6 +312,7 @@ impl Run<'_> {
             }
             let hits = reps.len() - misses.len();
             span.record("cache_hits", hits);
+            span.record("cache_misses", misses.len());
             client.metrics().cache_hits.increment(hits as u64);
             client.metrics().cache_misses.increment(misses.len() as u64);
         } else {
