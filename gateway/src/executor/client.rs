@@ -307,6 +307,58 @@ mod tests {
 
     use super::*;
 
+    fn raw(status: u16, body: &'static str) -> RawResponse {
+        RawResponse {
+            status,
+            cache_control: None,
+            body: Bytes::from_static(body.as_bytes()),
+        }
+    }
+
+    #[test]
+    fn bodies_that_are_no_graphql_response_are_fetch_errors() {
+        let ok = raw(
+            200,
+            r#"{"data":{"a":1},"errors":[{"message":"m"}],"extensions":{}}"#,
+        )
+        .parse()
+        .expect("a response");
+        assert_eq!(ok.data.map(|d| d.to_json()), Some(json!({ "a": 1 })));
+        assert_eq!(ok.errors, vec![json!({ "message": "m" })]);
+        // A GraphQL body under an error status still counts.
+        assert!(
+            raw(500, r#"{"errors":[{"message":"down"}]}"#)
+                .parse()
+                .is_ok()
+        );
+        for (status, body, expected) in [
+            (502, "<html>bad gateway</html>", "HTTP status 502"),
+            (
+                200,
+                "<html>",
+                "invalid response: expected a value at byte 0",
+            ),
+            (
+                200,
+                r#"{"data":null}"#,
+                "invalid response: neither data nor errors",
+            ),
+            (
+                200,
+                "[1]",
+                "invalid response: the body is not a JSON object",
+            ),
+            (
+                200,
+                r#"{"data":{"a":1}"#,
+                "invalid response: expected `,` or `}` at byte 15",
+            ),
+        ] {
+            let error = raw(status, body).parse().expect_err(body);
+            assert_eq!(error.to_string(), expected, "{body}");
+        }
+    }
+
     #[test]
     fn request_bodies_carry_used_variables_and_representations() {
         let variables = json!({ "a": 1, "unused": true });

@@ -2,7 +2,7 @@
 //! plan path, reading representations out of them, and deep-merging subgraph
 //! results back in.
 
-use super::value::{Object, Value};
+use super::value::{Object, Str, Value};
 use crate::planner::{PathElement, Selection, SelectionSet};
 
 /// Objects found in the tree, each as the steps from the root to it: an entry
@@ -281,6 +281,12 @@ pub fn deep_merge(target: &mut Value, source: Value) {
                 *t = s;
                 return;
             }
+            // Lookups scan the entries: fine for the handful of keys a
+            // response object has, quadratic for a subgraph that sends
+            // thousands. Past a few dozen, index the target first.
+            if t.len() + s.len() > LINEAR_MERGE_LIMIT {
+                return merge_large(t, s);
+            }
             for (key, value) in s {
                 match t.get_mut(&key) {
                     Some(existing) => deep_merge(existing, value),
@@ -295,6 +301,29 @@ pub fn deep_merge(target: &mut Value, source: Value) {
         }
         (_, Value::Null) => {}
         (t, s) => *t = s,
+    }
+}
+
+const LINEAR_MERGE_LIMIT: usize = 64;
+
+fn merge_large(target: &mut Object, source: Object) {
+    let mut index: std::collections::HashMap<Str, usize, foldhash::fast::RandomState> = target
+        .iter()
+        .enumerate()
+        .map(|(i, (k, _))| (Str::from(k), i))
+        .collect();
+    for (key, value) in source {
+        match index.get(&key) {
+            Some(at) => {
+                if let Some(existing) = target.value_at_mut(*at) {
+                    deep_merge(existing, value);
+                }
+            }
+            None => {
+                index.insert(key.clone(), target.len());
+                target.push_unchecked(key, value);
+            }
+        }
     }
 }
 
@@ -329,6 +358,23 @@ mod tests {
             response_path(&data, found.get(1)),
             vec![json!("users"), json!("edges"), json!(2), json!("node")]
         );
+    }
+
+    #[test]
+    fn merging_large_objects_matches_key_by_key() {
+        let keys = |from: usize, to: usize, tag: &str| -> serde_json::Value {
+            (from..to)
+                .map(|i| (format!("k{i}"), json!({ tag: i })))
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        };
+        let mut target = value(keys(0, 3_000, "a"));
+        deep_merge(&mut target, value(keys(2_000, 5_000, "b")));
+        let merged = target.to_json();
+        assert_eq!(merged.as_object().map(|o| o.len()), Some(5_000));
+        assert_eq!(merged["k1"], json!({ "a": 1 }));
+        assert_eq!(merged["k2500"], json!({ "a": 2500, "b": 2500 }));
+        assert_eq!(merged["k4999"], json!({ "b": 4999 }));
     }
 
     #[test]
