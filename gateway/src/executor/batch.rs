@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 
 use super::{
     EntitiesResponse,
-    client::{FetchError, SubgraphClient, request_body},
+    client::{FetchError, SubgraphClient, is_trace_context, request_body},
 };
 
 /// What makes entity fetches share one request: the same subgraph, the same
@@ -78,8 +78,11 @@ impl Batcher {
             subgraph,
             operation: Arc::from(operation),
             variables,
+            // Trace context differs per client request: the batch goes out
+            // with its opener's.
             headers: headers
                 .iter()
+                .filter(|(n, _)| !is_trace_context(n.as_str()))
                 .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
                 .collect(),
         };

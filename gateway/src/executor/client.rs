@@ -285,7 +285,7 @@ impl Drop for RemoveOnDrop<'_> {
 
 /// Trace context differs per client request but not the answer: it is
 /// forwarded, yet left out when telling identical requests apart.
-fn is_trace_context(name: &str) -> bool {
+pub(super) fn is_trace_context(name: &str) -> bool {
     name == "traceparent" || name == "tracestate"
 }
 

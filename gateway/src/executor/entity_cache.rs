@@ -132,6 +132,8 @@ pub struct EntityCache {
     /// long as a fetch may be in flight.
     evicted: moka::sync::Cache<EntityId, u64, KeyHasher>,
     epoch: AtomicU64,
+    /// The epoch of the last purge of a whole type or of everything.
+    purged: AtomicU64,
     hasher: std::hash::RandomState,
 }
 
@@ -159,6 +161,7 @@ impl EntityCache {
             entries,
             evicted,
             epoch: AtomicU64::new(0),
+            purged: AtomicU64::new(0),
             hasher: std::hash::RandomState::new(),
         }
     }
@@ -295,7 +298,9 @@ impl EntityCache {
         if policy.private && scope.is_none() {
             return;
         }
-        if self.evicted.get(&id).is_some_and(|at| at > epoch) {
+        if self.purged.load(Ordering::Acquire) > epoch
+            || self.evicted.get(&id).is_some_and(|at| at > epoch)
+        {
             return;
         }
         let scope = if policy.private { scope } else { None };
@@ -374,7 +379,8 @@ impl EntityCache {
 
     /// Drops every entity of one type.
     pub fn purge_type(&self, typename: &str) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
+        let epoch = self.epoch.fetch_add(1, Ordering::AcqRel) + 1;
+        self.purged.store(epoch, Ordering::Release);
         let typename = typename.to_owned();
         // Only fails when closures are not supported, which `new` turns on.
         let _ = self
@@ -384,7 +390,8 @@ impl EntityCache {
 
     /// Drops everything.
     pub fn purge_all(&self) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
+        let epoch = self.epoch.fetch_add(1, Ordering::AcqRel) + 1;
+        self.purged.store(epoch, Ordering::Release);
         self.entries.invalidate_all();
     }
 
@@ -618,6 +625,9 @@ mod tests {
         );
         assert!(cache.get(&id, 1, None, Instant::now()).is_some());
         cache.purge_type("User");
+        assert!(cache.get(&id, 1, None, Instant::now()).is_none());
+        // Nor does a fetch from before a purge.
+        put(&cache, &id, 1, None, policy, before, json!({ "name": "A" }));
         assert!(cache.get(&id, 1, None, Instant::now()).is_none());
     }
 }
