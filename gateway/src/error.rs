@@ -14,6 +14,11 @@ pub enum RequestError {
     MutationOverGet,
     #[error("no supergraph is loaded yet")]
     NotReady,
+    /// An operator endpoint that is not configured.
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Unauthenticated(String),
     /// Syntax errors, as the GraphQL parser words them.
     #[error("syntax error")]
     Parse(Vec<Value>),
@@ -34,6 +39,8 @@ impl RequestError {
             Self::BadRequest(_) | Self::UnsupportedMediaType(_) => "BAD_REQUEST",
             Self::MutationOverGet => "METHOD_NOT_ALLOWED",
             Self::NotReady => "NOT_READY",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
             Self::Parse(_) => "GRAPHQL_PARSE_FAILED",
             Self::Validation(_) | Self::IntrospectionDisabled => "GRAPHQL_VALIDATION_FAILED",
             Self::Variables(_) => "BAD_USER_INPUT",
@@ -50,6 +57,8 @@ impl RequestError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MutationOverGet => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Planning(_) if graphql_response_json => StatusCode::INTERNAL_SERVER_ERROR,
             _ if graphql_response_json => StatusCode::BAD_REQUEST,
             _ => StatusCode::OK,

@@ -146,6 +146,19 @@ impl Metrics {
     }
 }
 
+/// Runs `work`, counting it in `count` and its duration in `duration`.
+pub async fn measured<T>(
+    count: &Counter,
+    duration: &Histogram,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let started = std::time::Instant::now();
+    let out = work.await;
+    count.increment(1);
+    duration.record(started.elapsed().as_secs_f64());
+    out
+}
+
 fn key(name: &'static str, subgraph: Option<&str>) -> Key {
     let labels: Vec<Label> = subgraph
         .map(|s| Label::new("subgraph", s.to_owned()))

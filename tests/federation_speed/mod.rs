@@ -131,6 +131,12 @@ async fn hot_entities_come_from_the_cache_until_a_mutation_returns_them() {
         .counting("orders", fed.gql(USER_ORDERS, json!({ "id": "1" })))
         .await;
     assert_eq!(fetched, 1.0, "evicted, so fetched again");
+    assert!(
+        fed.gateway_metric("entity_cache_evictions_total", &[])
+            .await
+            >= 2.0,
+        "the order and its user"
+    );
     assert!(order_ids(&after).contains(&new_id), "{after:#}");
     assert_eq!(
         after["data"]["user"]["orderCount"],

@@ -22,7 +22,8 @@ use tokio::sync::oneshot;
 
 use super::{
     EntitiesResponse,
-    client::{FetchError, SubgraphClient, is_trace_context, request_body},
+    client::{FetchError, SubgraphClient, header_identity, request_body},
+    entities::indexed_entity,
 };
 
 /// What makes entity fetches share one request: the same subgraph, the same
@@ -78,13 +79,8 @@ impl Batcher {
             subgraph,
             operation: Arc::from(operation),
             variables,
-            // Trace context differs per client request: the batch goes out
-            // with its opener's.
-            headers: headers
-                .iter()
-                .filter(|(n, _)| !is_trace_context(n.as_str()))
-                .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
-                .collect(),
+            // The batch goes out with its opener's trace context.
+            headers: header_identity(headers),
         };
         let (receiver, mine, joined) = {
             let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
@@ -188,7 +184,11 @@ impl EntitiesResponse {
             .errors
             .iter()
             .filter_map(|error| {
-                let index = entity_index(error);
+                let index = error
+                    .get("path")
+                    .and_then(Json::as_array)
+                    .and_then(|path| indexed_entity(path))
+                    .map(|(n, _)| n);
                 match index {
                     // An error about one entity goes to whoever asked for it.
                     Some(n) => {
@@ -209,16 +209,6 @@ impl EntitiesResponse {
             errors,
             cache_control: self.cache_control.clone(),
         }
-    }
-}
-
-/// N of an error at `_entities.N…`.
-fn entity_index(error: &Json) -> Option<usize> {
-    match error.get("path")?.as_array()?.as_slice() {
-        [Json::String(root), Json::Number(n), ..] if root == "_entities" => {
-            usize::try_from(n.as_u64()?).ok()
-        }
-        _ => None,
     }
 }
 

@@ -7,7 +7,7 @@
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use bytes::Bytes;
@@ -19,7 +19,7 @@ use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderValu
 use serde_json::Map;
 
 use super::value::{self, Value};
-use crate::metrics::SubgraphMetrics;
+use crate::metrics::{SubgraphMetrics, measured};
 
 /// Why a subgraph request produced no GraphQL response.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -182,11 +182,7 @@ impl SubgraphClient {
         }
         let key = DedupKey {
             body: Bytes::from(body),
-            headers: headers
-                .iter()
-                .filter(|(name, _)| !is_trace_context(name.as_str()))
-                .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
-                .collect(),
+            headers: header_identity(headers),
         };
         let (shared, leader) = {
             let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
@@ -218,12 +214,13 @@ impl SubgraphClient {
     }
 
     async fn send(&self, body: Bytes, headers: HeaderMap) -> Outcome {
-        let started = Instant::now();
-        let outcome = self.send_uncounted(body, headers).await;
-        self.metrics.requests.increment(1);
-        self.metrics
-            .duration
-            .record(started.elapsed().as_secs_f64());
+        let metrics = &self.metrics;
+        let outcome = measured(
+            &metrics.requests,
+            &metrics.duration,
+            self.send_uncounted(body, headers),
+        )
+        .await;
         if outcome.is_err() {
             self.metrics.failures.increment(1);
         }
@@ -283,10 +280,18 @@ impl Drop for RemoveOnDrop<'_> {
     }
 }
 
-/// Trace context differs per client request but not the answer: it is
-/// forwarded, yet left out when telling identical requests apart.
-pub(super) fn is_trace_context(name: &str) -> bool {
-    name == "traceparent" || name == "tracestate"
+/// The trace context headers, always passed on to subgraphs.
+pub const TRACE_CONTEXT: [&str; 2] = ["traceparent", "tracestate"];
+
+/// What of the forwarded headers makes two subgraph requests the same
+/// request (for deduplication and shared batches): all but the trace
+/// context, which differs per client request but not the answer.
+pub(super) fn header_identity(headers: &HeaderMap) -> Vec<(String, Vec<u8>)> {
+    headers
+        .iter()
+        .filter(|(name, _)| !TRACE_CONTEXT.contains(&name.as_str()))
+        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+        .collect()
 }
 
 /// The shared HTTP client: pooled keep-alive connections to every subgraph.

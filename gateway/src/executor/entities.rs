@@ -231,10 +231,10 @@ impl Representations {
 /// its path: `_entities.N.rest` blames N.
 pub(crate) fn entity_error_index(error: &Json, entities: &[Value]) -> Option<(usize, Vec<Json>)> {
     let path = error.get("path")?.as_array()?;
+    if let Some((n, rest)) = indexed_entity(path) {
+        return Some((n, rest.to_vec()));
+    }
     match path.as_slice() {
-        [Json::String(root), Json::Number(n), rest @ ..] if root == "_entities" => {
-            Some((usize::try_from(n.as_u64()?).ok()?, rest.to_vec()))
-        }
         // Some subgraphs (async-graphql 7) leave the index out: blame the
         // first entity that came back without the field.
         [Json::String(root), Json::String(field), ..] if root == "_entities" => {
@@ -247,6 +247,16 @@ pub(crate) fn entity_error_index(error: &Json, entities: &[Value]) -> Option<(us
         // one representation fails): every entity is null, so blame the first
         // one, as for a failed fetch, rather than lose the path.
         [Json::String(root)] if root == "_entities" => Some((0, Vec::new())),
+        _ => None,
+    }
+}
+
+/// N and the rest of an error path `_entities.N.rest`.
+pub(crate) fn indexed_entity(path: &[Json]) -> Option<(usize, &[Json])> {
+    match path {
+        [Json::String(root), Json::Number(n), rest @ ..] if root == "_entities" => {
+            Some((usize::try_from(n.as_u64()?).ok()?, rest))
+        }
         _ => None,
     }
 }

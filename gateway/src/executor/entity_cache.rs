@@ -22,6 +22,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use metrics::Counter;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 
@@ -135,11 +136,19 @@ pub struct EntityCache {
     /// The epoch of the last purge of a whole type or of everything.
     purged: AtomicU64,
     hasher: std::hash::RandomState,
+    evictions: Counter,
 }
 
 impl EntityCache {
     /// `in_flight_bound`: the longest a subgraph fetch may take (timeouts).
-    pub fn new(config: EntityCacheConfig, keys: EntityKeys, in_flight_bound: Duration) -> Self {
+    /// `in_flight_bound`: the longest a subgraph fetch may take (timeouts);
+    /// `evictions` counts entities evicted by mutations and purges.
+    pub fn new(
+        config: EntityCacheConfig,
+        keys: EntityKeys,
+        in_flight_bound: Duration,
+        evictions: Counter,
+    ) -> Self {
         let types = config
             .types
             .iter()
@@ -163,11 +172,8 @@ impl EntityCache {
             epoch: AtomicU64::new(0),
             purged: AtomicU64::new(0),
             hasher: std::hash::RandomState::new(),
+            evictions,
         }
-    }
-
-    pub fn config(&self) -> &EntityCacheConfig {
-        &self.config
     }
 
     fn type_config(&self, typename: &str) -> Option<&TypeCacheConfig> {
@@ -336,6 +342,7 @@ impl EntityCache {
         let epoch = self.epoch.fetch_add(1, Ordering::AcqRel) + 1;
         self.entries.invalidate(&id);
         self.evicted.insert(id, epoch);
+        self.evictions.increment(1);
     }
 
     /// Evicts the entity that `object` (with `__typename` and key fields) is,
@@ -393,16 +400,6 @@ impl EntityCache {
         let epoch = self.epoch.fetch_add(1, Ordering::AcqRel) + 1;
         self.purged.store(epoch, Ordering::Release);
         self.entries.invalidate_all();
-    }
-
-    /// Entities cached right now (approximate; for tests and logs).
-    pub fn len(&self) -> u64 {
-        self.entries.run_pending_tasks();
-        self.entries.entry_count()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -474,7 +471,7 @@ mod tests {
     fn cache(config: EntityCacheConfig) -> EntityCache {
         let mut keys = EntityKeys::new();
         keys.insert("User".into(), vec![(SubgraphId(0), id_key())]);
-        EntityCache::new(config, keys, Duration::from_secs(1))
+        EntityCache::new(config, keys, Duration::from_secs(1), Counter::noop())
     }
 
     fn object(value: serde_json::Value) -> Object {

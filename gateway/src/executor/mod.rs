@@ -22,13 +22,13 @@ use std::{
 };
 
 use futures::future::{BoxFuture, FutureExt, join_all};
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Map, Value as Json, json};
 use tracing::Instrument;
 
 pub use client::{
-    FetchError, RawResponse, SubgraphClient, SubgraphResponse, http_client, request_body,
-    variables_text,
+    FetchError, RawResponse, SubgraphClient, SubgraphResponse, TRACE_CONTEXT, http_client,
+    request_body, variables_text,
 };
 use entities::entity_error_index;
 pub use entities::{EntitiesResponse, Representations};
@@ -108,10 +108,14 @@ impl Executor {
             .map(|c| c.timeout)
             .max()
             .unwrap_or(Duration::ZERO);
-        let cache = config
-            .entity_cache
-            .enabled
-            .then(|| EntityCache::new(config.entity_cache.clone(), entity_keys, longest_fetch));
+        let cache = config.entity_cache.enabled.then(|| {
+            EntityCache::new(
+                config.entity_cache.clone(),
+                entity_keys,
+                longest_fetch,
+                metrics.entity_cache_evictions.clone(),
+            )
+        });
         let batcher = (config.entity_batch_window_us > 0).then(|| {
             batch::Batcher::new(
                 Duration::from_micros(config.entity_batch_window_us),
@@ -235,17 +239,8 @@ impl Run<'_> {
             None::<std::iter::Empty<&[u8]>>,
         );
         let span = tracing::info_span!("subgraph_fetch", subgraph = %client.name, entities = false);
-        let dedup = self.executor.dedup && self.may_share(fetch);
-        let outcome = client
-            .fetch(body, self.request.headers, dedup)
-            .instrument(span)
-            .await
-            .and_then(|raw| {
-                self.received.fetch_add(raw.body.len(), Ordering::Relaxed);
-                raw.parse()
-            });
-        match outcome {
-            Ok(response) => {
+        match self.send(fetch, client, body).instrument(span).await {
+            Ok((response, _)) => {
                 if let Some(data) = response.data {
                     json::deep_merge(&mut lock(&self.data), data);
                 }
@@ -365,7 +360,7 @@ impl Run<'_> {
                     path.extend(rest);
                     Some(path)
                 });
-                with_service(error, service, |_| path.clone())
+                with_service(error, service, |_| path)
             })
             .collect();
         reps.merge(&mut data, results);
@@ -429,11 +424,22 @@ impl Run<'_> {
             &variables,
             Some(representations.iter().copied()),
         );
+        let (parsed, cache_control) = self.send(fetch, client, body).await?;
+        Ok(EntitiesResponse::new(parsed, cache_control))
+    }
+
+    /// Sends one request of `fetch` (joining an identical one in flight
+    /// where that is allowed) and parses the answer; its `Cache-Control` too.
+    async fn send(
+        &self,
+        fetch: &FetchNode,
+        client: &SubgraphClient,
+        body: Vec<u8>,
+    ) -> Result<(SubgraphResponse, Option<HeaderValue>), FetchError> {
         let dedup = self.executor.dedup && self.may_share(fetch);
         let raw = client.fetch(body, self.request.headers, dedup).await?;
         self.received.fetch_add(raw.body.len(), Ordering::Relaxed);
-        let parsed = raw.parse()?;
-        Ok(EntitiesResponse::new(parsed, raw.cache_control))
+        Ok((raw.parse()?, raw.cache_control))
     }
 
     fn fetch_failed(&self, service: &str, error: &FetchError, path: Option<Vec<Json>>) {
@@ -456,7 +462,7 @@ type Blame = (usize, Vec<Json>);
 fn with_service(
     mut error: Json,
     service: &str,
-    rewrite: impl Fn(Vec<Json>) -> Option<Vec<Json>>,
+    rewrite: impl FnOnce(Vec<Json>) -> Option<Vec<Json>>,
 ) -> Json {
     if !error.is_object() {
         error = json!({ "message": error.to_string() });

@@ -10,10 +10,6 @@
 //! out without serde ([`Value::write_json`]).
 
 use compact_str::CompactString;
-use serde::{
-    Serialize, Serializer,
-    ser::{SerializeMap, SerializeSeq},
-};
 
 pub type Str = CompactString;
 
@@ -176,38 +172,6 @@ impl From<serde_json::Value> for Value {
                 entries: map.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
             }),
         }
-    }
-}
-
-impl Serialize for Value {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Self::Null => serializer.serialize_unit(),
-            Self::Bool(b) => serializer.serialize_bool(*b),
-            Self::Number(n) => match n.parse::<serde_json::Number>() {
-                Ok(n) => n.serialize(serializer),
-                Err(_) => serializer.serialize_unit(),
-            },
-            Self::String(s) => serializer.serialize_str(s),
-            Self::Array(items) => {
-                let mut seq = serializer.serialize_seq(Some(items.len()))?;
-                for item in items {
-                    seq.serialize_element(item)?;
-                }
-                seq.end()
-            }
-            Self::Object(o) => o.serialize(serializer),
-        }
-    }
-}
-
-impl Serialize for Object {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.entries.len()))?;
-        for (k, v) in &self.entries {
-            map.serialize_entry(k.as_str(), v)?;
-        }
-        map.end()
     }
 }
 
@@ -602,10 +566,6 @@ mod tests {
         let text_in = r#"{"b":1,"a":[true,null,-2,1.5,"x\"y",1e400,0.10,-0.0],"c":{"long key that is over twenty-four bytes":"v","e":{}}}"#;
         let value = parse(text_in.as_bytes()).unwrap();
         assert_eq!(text(&value), text_in);
-        assert_eq!(
-            serde_json::to_string(&value).unwrap(),
-            serde_json::to_string(&value.to_json()).unwrap()
-        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use tower_http::trace::TraceLayer;
 
 pub use pipeline::{Gateway, GraphQLRequest, LoadError, Loaded, RequestMeta};
 
-use crate::error::RequestError;
+use crate::{error::RequestError, executor::TRACE_CONTEXT};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const PLAN_HEADER: &str = "x-switchyard-plan";
@@ -67,62 +67,44 @@ async fn metrics(State(gateway): State<Arc<Gateway>>) -> Response {
 /// purge token as a bearer token. Answers how many entities it dropped where
 /// that is known.
 async fn purge(State(gateway): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes) -> Response {
-    let refuse = |status: StatusCode, code: &str, message: &str| {
-        (
-            status,
-            Json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })),
-        )
-            .into_response()
-    };
+    match purged(&gateway, &headers, &body) {
+        Ok(answer) => Json(answer).into_response(),
+        Err(e) => error_response(&e, false),
+    }
+}
+
+fn purged(gateway: &Gateway, headers: &HeaderMap, body: &[u8]) -> Result<Value, RequestError> {
     let Some(token) = gateway.config.entity_cache.purge_token.as_deref() else {
-        return refuse(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            "cache purging is off: set entity_cache.purge_token",
-        );
+        return Err(RequestError::NotFound(
+            "cache purging is off: set entity_cache.purge_token".into(),
+        ));
     };
-    let presented = header_str(&headers, header::AUTHORIZATION)
+    let presented = header_str(headers, header::AUTHORIZATION)
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
     if !constant_time_eq(presented.as_bytes(), token.as_bytes()) {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHENTICATED",
-            "a valid purge token is required (Authorization: Bearer …)",
-        );
+        return Err(RequestError::Unauthenticated(
+            "a valid purge token is required (Authorization: Bearer …)".into(),
+        ));
     }
-    let Some(loaded) = gateway.current() else {
-        return refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "NOT_READY",
-            "no supergraph is loaded yet",
-        );
-    };
+    let loaded = gateway.current().ok_or(RequestError::NotReady)?;
     let Some(cache) = loaded.executor.entity_cache() else {
-        return Json(json!({ "purged": 0, "cache": "off" })).into_response();
+        return Ok(json!({ "purged": 0, "cache": "off" }));
     };
     let request: Value = if body.is_empty() {
         json!({})
     } else {
-        match serde_json::from_slice(&body) {
-            Ok(v) => v,
-            Err(e) => {
-                return refuse(
-                    StatusCode::BAD_REQUEST,
-                    "BAD_REQUEST",
-                    &format!("body is not valid JSON: {e}"),
-                );
-            }
-        }
+        serde_json::from_slice(body)
+            .map_err(|e| RequestError::BadRequest(format!("body is not valid JSON: {e}")))?
     };
     match (request.get("type"), request.get("key")) {
         (None, None) => {
             cache.purge_all();
-            Json(json!({ "purged": "all" })).into_response()
+            Ok(json!({ "purged": "all" }))
         }
         (Some(Value::String(typename)), None) => {
             cache.purge_type(typename);
-            Json(json!({ "purged": "type", "type": typename })).into_response()
+            Ok(json!({ "purged": "type", "type": typename }))
         }
         (Some(Value::String(typename)), Some(Value::Object(key))) => {
             let mut entity = key.clone();
@@ -131,17 +113,11 @@ async fn purge(State(gateway): State<Arc<Gateway>>, headers: HeaderMap, body: By
                 crate::executor::value::Value::Object(object) => cache.evict_object(&object),
                 _ => 0,
             };
-            gateway
-                .metrics
-                .entity_cache_evictions
-                .increment(evicted as u64);
-            Json(json!({ "purged": evicted })).into_response()
+            Ok(json!({ "purged": evicted }))
         }
-        _ => refuse(
-            StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
-            "expected {}, {\"type\": T} or {\"type\": T, \"key\": {…key fields…}}",
-        ),
+        _ => Err(RequestError::BadRequest(
+            "expected {}, {\"type\": T} or {\"type\": T, \"key\": {…key fields…}}".into(),
+        )),
     }
 }
 
@@ -212,10 +188,8 @@ async fn run(
 /// Headers passed on to subgraphs: trace context, and those configured.
 fn forwarded(headers: &HeaderMap, configured: &[String]) -> HeaderMap {
     let mut out = HeaderMap::new();
-    let trace = ["traceparent", "tracestate"];
-    for name in trace
-        .iter()
-        .copied()
+    for name in TRACE_CONTEXT
+        .into_iter()
         .chain(configured.iter().map(String::as_str))
     {
         for value in headers.get_all(name) {

@@ -2,10 +2,7 @@
 //! coerce variables → execute → shape. Also holds the loaded supergraph and
 //! swaps it atomically on reload.
 
-use std::{
-    sync::{Arc, RwLock},
-    time::Instant,
-};
+use std::sync::{Arc, RwLock};
 
 use apollo_compiler::{
     ExecutableDocument, Name,
@@ -22,7 +19,7 @@ use crate::{
     config::GatewayConfig,
     error::RequestError,
     executor::{self, Executor, json::deep_merge, shape::Shaper},
-    metrics::Metrics,
+    metrics::{Metrics, measured},
     planner::{self, PlanError, PlanOptions, Planner, QueryPlan},
     supergraph::{Supergraph, SupergraphError},
 };
@@ -141,16 +138,15 @@ impl Gateway {
         request: GraphQLRequest,
         meta: RequestMeta<'_>,
     ) -> Result<Vec<u8>, RequestError> {
-        let started = Instant::now();
-        let result = self.execute_timed(request, meta).await;
-        self.metrics.requests.increment(1);
-        self.metrics
-            .request_duration
-            .record(started.elapsed().as_secs_f64());
-        result
+        measured(
+            &self.metrics.requests,
+            &self.metrics.request_duration,
+            self.respond(request, meta),
+        )
+        .await
     }
 
-    async fn execute_timed(
+    async fn respond(
         &self,
         request: GraphQLRequest,
         meta: RequestMeta<'_>,
@@ -240,9 +236,8 @@ impl Gateway {
             variables: &variables,
         };
         // The response is about as long as what the subgraphs sent.
-        const DATA: &[u8] = b"{\"data\":";
         let mut body = Vec::with_capacity(execution.received + 256);
-        body.extend_from_slice(DATA);
+        body.extend_from_slice(b"{\"data\":");
         shaper.shape(operation, &execution.data, &mut errors, &mut body);
         if !errors.is_empty() {
             // `errors` first, as the spec suggests: the data moves behind them
