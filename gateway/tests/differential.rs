@@ -1,0 +1,514 @@
+//! Differential tests: our gateway against Apollo Gateway's recorded answers
+//! on generated supergraphs and queries (see `differential/gen.rs` for the
+//! subgraph patterns, `differential/mock.rs` for the data rules and
+//! `differential/queries.rs` for the operations).
+//!
+//! - `replay_fixtures` needs no Node: it serves each committed case's
+//!   subgraphs with the mock, runs every query through our gateway and
+//!   compares with `cases/NN/queries.json`. Differences must be listed in
+//!   `known_failures.txt`, and listed ones must still differ.
+//! - `live_against_reference` runs Apollo Gateway (`reference.mjs`) on the
+//!   same mocks and checks the fixtures still hold its answers.
+//! - `DIFFERENTIAL_RECORD=1 cargo test -p gateway --test differential -- --nocapture`
+//!   regenerates the cases (needs `npm ci` in `gateway/tests/differential`).
+
+#[path = "differential/mock.rs"]
+mod mock;
+#[path = "differential/queries.rs"]
+mod queries;
+#[path = "differential/gen.rs"]
+mod supergraphs;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use futures::StreamExt;
+use futures::future::join_all;
+use gateway::GatewayConfig;
+use gateway::supergraph::Supergraph;
+use gateway::supergraph::compose::{SubgraphInput, compose};
+use mock::MockServer;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// Supergraphs generated in record mode, and queries per supergraph.
+const CASES: usize = 24;
+const QUERIES_PER_CASE: usize = 100;
+/// Seeds of the generated sets are `SEED_BASE + case`, then `+ 1000 * k`
+/// after `k` sets that did not compose.
+const SEED_BASE: u64 = 0x5eed_0000;
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/differential")
+}
+
+fn placeholder_url(name: &str) -> String {
+    format!("http://{name}.invalid/graphql")
+}
+
+#[derive(Serialize, Deserialize, Clone)]
+struct Recorded {
+    query: String,
+    variables: Value,
+    response: Value,
+}
+
+struct Case {
+    name: String,
+    subgraphs: Vec<(String, String)>,
+    supergraph: String,
+    queries: Vec<Recorded>,
+}
+
+fn load_cases() -> Vec<Case> {
+    let root = dir().join("cases");
+    let mut names: Vec<String> = std::fs::read_dir(&root)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().is_dir())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let case_dir = root.join(&name);
+            let read = |file: &str| {
+                std::fs::read_to_string(case_dir.join(file))
+                    .unwrap_or_else(|e| panic!("{}/{file}: {e}", case_dir.display()))
+            };
+            let mut subgraphs = Vec::new();
+            for sub in supergraphs::SUBGRAPH_NAMES {
+                let file = format!("{sub}.graphql");
+                if case_dir.join(&file).exists() {
+                    subgraphs.push((sub.to_owned(), read(&file)));
+                }
+            }
+            let queries = serde_json::from_str(&read("queries.json")).expect("queries.json parses");
+            Case {
+                name,
+                subgraphs,
+                supergraph: read("supergraph.graphql"),
+                queries,
+            }
+        })
+        .collect()
+}
+
+/// `<case>/<index> <reason>` lines of a list file.
+fn read_list(file: &str) -> BTreeMap<String, String> {
+    std::fs::read_to_string(dir().join(file))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| match l.split_once(' ') {
+            Some((id, reason)) => (id.to_owned(), reason.trim().to_owned()),
+            None => (l.to_owned(), String::new()),
+        })
+        .collect()
+}
+
+async fn start_mocks(subgraphs: &[(String, String)]) -> Vec<MockServer> {
+    let mut servers = Vec::new();
+    for (name, sdl) in subgraphs {
+        servers.push(
+            MockServer::start(name, sdl)
+                .await
+                .unwrap_or_else(|e| panic!("mock subgraph {name}: {e}")),
+        );
+    }
+    servers
+}
+
+/// Our gateway on a port 0 listener, routed to `mocks`; stops when the sender drops.
+async fn start_gateway(supergraph: &str, mocks: &[MockServer]) -> (String, oneshot::Sender<()>) {
+    let mut config = GatewayConfig::default();
+    for m in mocks {
+        config.subgraph_urls.insert(m.name.clone(), m.url.clone());
+    }
+    let gateway = gateway::build(config, supergraph).expect("gateway builds");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind gateway");
+    let url = format!(
+        "http://{}/graphql",
+        listener.local_addr().expect("gateway address")
+    );
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(gateway::serve(listener, gateway, async move {
+        let _ = stopped.await;
+    }));
+    (url, stop)
+}
+
+async fn post(client: &reqwest::Client, url: &str, query: &str, variables: &Value) -> Value {
+    let response = client
+        .post(url)
+        .json(&json!({"query": query, "variables": variables}))
+        .send()
+        .await;
+    match response {
+        Ok(r) => r
+            .json::<Value>()
+            .await
+            .unwrap_or_else(|e| json!({"errors": [{"message": format!("body: {e}")}]})),
+        Err(e) => json!({"errors": [{"message": format!("request: {e}")}]}),
+    }
+}
+
+/// Why `actual` does not match `expected`: `data` must be equal with keys in
+/// the same order; errors must be present in both or neither, at the same set
+/// of paths (messages differ between gateways).
+fn difference(expected: &Value, actual: &Value) -> Option<String> {
+    let data = |v: &Value| integral_floats(v.get("data").cloned().unwrap_or(Value::Null));
+    let (want, got) = (data(expected), data(actual));
+    if want.to_string() != got.to_string() {
+        let reason = if want == got {
+            "data key order"
+        } else {
+            "data"
+        };
+        return Some(format!("{reason}: expected {want} got {got}"));
+    }
+    let paths = |v: &Value| -> Option<BTreeSet<String>> {
+        v.get("errors")
+            .and_then(Value::as_array)
+            .filter(|errors| !errors.is_empty())
+            .map(|errors| {
+                errors
+                    .iter()
+                    .map(|e| e.get("path").map(Value::to_string).unwrap_or_default())
+                    .collect()
+            })
+    };
+    match (paths(expected), paths(actual)) {
+        (None, None) => None,
+        (Some(a), Some(b)) if a == b => None,
+        _ => Some(format!(
+            "errors: expected {} got {}",
+            expected.get("errors").unwrap_or(&Value::Null),
+            actual.get("errors").unwrap_or(&Value::Null)
+        )),
+    }
+}
+
+/// `2.0` as `2`: JavaScript prints integral floats without the fraction,
+/// and both are the same JSON number.
+fn integral_floats(v: Value) -> Value {
+    match v {
+        Value::Number(n) if n.is_f64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => json!(f as i64),
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(integral_floats).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, integral_floats(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Our answers to every query of `case`, in order.
+async fn run_case_ours(case: &Case) -> Vec<Value> {
+    let mocks = start_mocks(&case.subgraphs).await;
+    let (url, _stop) = start_gateway(&case.supergraph, &mocks).await;
+    let client = reqwest::Client::new();
+    let mut out = Vec::new();
+    for q in &case.queries {
+        out.push(post(&client, &url, &q.query, &q.variables).await);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_fixtures() {
+    install_crypto();
+    if std::env::var("DIFFERENTIAL_RECORD").is_ok_and(|v| v == "1") {
+        record().await;
+    }
+    let started = Instant::now();
+    let cases = load_cases();
+    assert!(
+        !cases.is_empty(),
+        "no cases under {}",
+        dir().join("cases").display()
+    );
+    let known = read_list("known_failures.txt");
+    let answers = join_all(cases.iter().map(run_case_ours)).await;
+    let (mut total, mut agree) = (0, 0);
+    let mut unlisted = Vec::new();
+    let mut stale = Vec::new();
+    let mut report = Vec::new();
+    for (case, answers) in cases.iter().zip(answers) {
+        for (i, (q, got)) in case.queries.iter().zip(answers).enumerate() {
+            total += 1;
+            let id = format!("{}/{i}", case.name);
+            match (difference(&q.response, &got), known.contains_key(&id)) {
+                (None, false) => agree += 1,
+                (None, true) => {
+                    agree += 1;
+                    stale.push(id);
+                }
+                (Some(_), true) => {}
+                (Some(why), false) => {
+                    report.push(json!({"id": id, "query": q.query, "variables": q.variables, "expected": q.response, "got": got}).to_string());
+                    unlisted.push(format!(
+                        "{id}\n  query: {}\n  variables: {}\n  {why}",
+                        q.query, q.variables
+                    ));
+                }
+            }
+        }
+    }
+    // One JSON line per unlisted difference, for triage.
+    let report_path = std::env::temp_dir().join("differential-report.jsonl");
+    let _ = std::fs::write(&report_path, report.join("\n"));
+    let report = report_path;
+    println!(
+        "agreement: {agree}/{total} ({:.1}%) over {} supergraphs in {:.1?}; {} known failures",
+        100.0 * agree as f64 / total.max(1) as f64,
+        cases.len(),
+        started.elapsed(),
+        known.len()
+    );
+    for u in unlisted.iter().take(10) {
+        println!("UNLISTED {u}");
+    }
+    assert!(
+        unlisted.is_empty(),
+        "{} queries differ from the reference and are not in known_failures.txt (all in {})",
+        unlisted.len(),
+        report.display()
+    );
+    assert!(
+        stale.is_empty(),
+        "listed in known_failures.txt but now agree; remove them: {}",
+        stale.join(" ")
+    );
+}
+
+fn node_ready() -> Result<(), String> {
+    if !dir().join("node_modules/@apollo/gateway").exists() {
+        return Err("gateway/tests/differential/node_modules missing (run `npm ci` there)".into());
+    }
+    match std::process::Command::new("node").arg("--version").output() {
+        Ok(o) if o.status.success() => Ok(()),
+        _ => Err("`node` not found".into()),
+    }
+}
+
+/// Apollo Gateway's answers to `queries` on the running `mocks`.
+async fn run_reference(
+    supergraph: &str,
+    mocks: &[MockServer],
+    queries: &[(String, Value)],
+) -> Vec<Value> {
+    let urls: BTreeMap<&str, &str> = mocks
+        .iter()
+        .map(|m| (m.name.as_str(), m.url.as_str()))
+        .collect();
+    let input = json!({
+        "supergraph": supergraph,
+        "urls": urls,
+        "queries": queries.iter().map(|(q, v)| json!({"query": q, "variables": v})).collect::<Vec<_>>(),
+    });
+    let mut file = tempfile::NamedTempFile::new().expect("temp file");
+    std::io::Write::write_all(&mut file, input.to_string().as_bytes())
+        .expect("write reference input");
+    let path = file.path().to_owned();
+    let script = dir().join("reference.mjs");
+    // Blocking: the mocks keep serving on the runtime's other threads.
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(script)
+            .arg(path)
+            .output()
+    })
+    .await
+    .expect("reference task")
+    .expect("node runs");
+    assert!(
+        output.status.success(),
+        "reference.mjs failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("reference output is JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_against_reference() {
+    if let Err(reason) = node_ready() {
+        println!("skipped: {reason}");
+        return;
+    }
+    if std::env::var("DIFFERENTIAL_RECORD").is_ok_and(|v| v == "1") {
+        println!("skipped: record mode writes the fixtures this test would check");
+        return;
+    }
+    install_crypto();
+    let reference_bugs = read_list("reference_bugs.txt");
+    let reference_bugs = &reference_bugs;
+    let cases = load_cases();
+    let checks = cases.iter().map(|case| async move {
+        let mocks = start_mocks(&case.subgraphs).await;
+        let queries: Vec<(String, Value)> = case
+            .queries
+            .iter()
+            .map(|q| (q.query.clone(), q.variables.clone()))
+            .collect();
+        let answers = run_reference(&case.supergraph, &mocks, &queries).await;
+        let mut out = Vec::new();
+        for (i, (q, got)) in case.queries.iter().zip(answers).enumerate() {
+            let id = format!("{}/{i}", case.name);
+            if reference_bugs.contains_key(&id) {
+                continue;
+            }
+            if let Some(why) = difference(&q.response, &got) {
+                out.push(format!("{id}: {why}"));
+            }
+        }
+        out
+    });
+    // Two Node processes at a time: the machine has two cores.
+    let stale: Vec<String> = futures::stream::iter(checks)
+        .buffered(2)
+        .collect::<Vec<_>>()
+        .await
+        .concat();
+    println!("live: {} cases checked against Apollo Gateway", cases.len());
+    assert!(
+        stale.is_empty(),
+        "fixtures differ from the reference:\n{}",
+        stale.join("\n")
+    );
+}
+
+/// Regenerates `cases/` from the generator and Apollo Gateway's answers.
+async fn record() {
+    if let Err(reason) = node_ready() {
+        panic!("record mode needs the reference: {reason}");
+    }
+    let reference_bugs = read_list("reference_bugs.txt");
+    let old: BTreeMap<String, Vec<Recorded>> = load_cases()
+        .into_iter()
+        .map(|c| (c.name, c.queries))
+        .collect();
+    let root = dir().join("cases");
+    let _ = std::fs::remove_dir_all(&root);
+    let mut dropped = 0;
+    let mut generated: Vec<(String, u64, supergraphs::Generated, String)> = Vec::new();
+    for case in 0..CASES {
+        let mut attempt = 0u64;
+        loop {
+            let seed = SEED_BASE + case as u64 + 1000 * attempt;
+            attempt += 1;
+            let set = supergraphs::generate(seed, case);
+            let inputs: Vec<SubgraphInput> = set
+                .subgraphs
+                .iter()
+                .map(|(name, sdl)| SubgraphInput {
+                    name: name.clone(),
+                    url: placeholder_url(name),
+                    sdl: sdl.clone(),
+                })
+                .collect();
+            let bad_sdl = set.subgraphs.iter().find_map(|(name, sdl)| {
+                mock::MockSchema::new(sdl)
+                    .err()
+                    .map(|e| format!("{name}: {e}"))
+            });
+            let supergraph = match (bad_sdl, compose(&inputs)) {
+                (None, Ok(s)) => s,
+                (bad, result) => {
+                    dropped += 1;
+                    println!(
+                        "record: seed {seed:#x} ({}) dropped: {}",
+                        set.patterns.join(", "),
+                        bad.unwrap_or_else(|| result
+                            .err()
+                            .map(|e| e.to_string())
+                            .unwrap_or_default())
+                    );
+                    assert!(attempt < 50, "case {case}: nothing composes");
+                    continue;
+                }
+            };
+            generated.push((format!("{case:02}"), seed, set, supergraph));
+            break;
+        }
+    }
+    let runs = generated.iter().map(|(name, seed, set, supergraph)| {
+        let root = root.clone();
+        let old = old.get(name).cloned().unwrap_or_default();
+        let reference_bugs = &reference_bugs;
+        async move {
+            let parsed =
+                Supergraph::parse(supergraph).unwrap_or_else(|e| panic!("case {name}: {e}"));
+            let queries: Vec<(String, Value)> =
+                queries::generate(parsed.api_schema(), *seed, QUERIES_PER_CASE)
+                    .into_iter()
+                    .map(|q| (q.query, q.variables))
+                    .collect();
+            let mocks = start_mocks(&set.subgraphs).await;
+            let answers = run_reference(supergraph, &mocks, &queries).await;
+            let case_dir = root.join(name);
+            std::fs::create_dir_all(&case_dir).expect("case directory");
+            for (sub, sdl) in &set.subgraphs {
+                std::fs::write(case_dir.join(format!("{sub}.graphql")), sdl)
+                    .expect("write subgraph");
+            }
+            std::fs::write(case_dir.join("supergraph.graphql"), supergraph)
+                .expect("write supergraph");
+            std::fs::write(
+                case_dir.join("patterns.txt"),
+                format!("seed {seed:#x}: {}\n", set.patterns.join(", ")),
+            )
+            .expect("write patterns");
+            let recorded: Vec<Recorded> = queries
+                .into_iter()
+                .zip(answers)
+                .enumerate()
+                .map(|(i, ((query, variables), response))| {
+                    // A reference bug keeps the hand-checked answer committed before.
+                    let response = match old.get(i) {
+                        Some(kept)
+                            if reference_bugs.contains_key(&format!("{name}/{i}"))
+                                && kept.query == query =>
+                        {
+                            kept.response.clone()
+                        }
+                        _ => response,
+                    };
+                    Recorded {
+                        query,
+                        variables,
+                        response,
+                    }
+                })
+                .collect();
+            let text = serde_json::to_string_pretty(&recorded).expect("serialize queries");
+            std::fs::write(case_dir.join("queries.json"), text + "\n").expect("write queries");
+        }
+    });
+    // Two Node processes at a time: the machine has two cores.
+    futures::stream::iter(runs)
+        .buffered(2)
+        .collect::<Vec<()>>()
+        .await;
+    println!(
+        "record: {} supergraphs, {dropped} generated sets dropped (did not compose)",
+        generated.len()
+    );
+}
