@@ -35,7 +35,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 /// Supergraphs generated in record mode, and queries per supergraph.
-const CASES: usize = 24;
+const CASES: usize = 30;
 const QUERIES_PER_CASE: usize = 100;
 /// Seeds of the generated sets are `SEED_BASE + case`, then `+ 1000 * k`
 /// after `k` sets that did not compose.
