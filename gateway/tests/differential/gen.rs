@@ -633,6 +633,66 @@ fn pat_inaccessible(cx: &mut Ctx, p: &str) {
     );
 }
 
+/// `@requires` of a field that the requiring subgraph also gets through a
+/// `@provides` path, and a requires chain ending in it.
+fn pat_provides_requires(cx: &mut Ctx, p: &str) {
+    let subs = cx.rng.distinct(cx.n(), cx.n().min(3));
+    let (a, b) = (subs[0], subs[1]);
+    let e = format!("{p}Song");
+    entity(cx, a, &e, KeyShape::Id, 0, p);
+    cx.subs[a].field(&e, "title: String @shareable");
+    cx.subs[a].field(&e, "length: Int");
+    cx.scalar_fields(a, &e, 1, None);
+    cx.subs[a].field("Query", &format!("{}Songs: [{e}]", p.to_lowercase()));
+    entity(cx, b, &e, KeyShape::Id, 1, p);
+    cx.subs[b].field(&e, "title: String @external");
+    cx.subs[b].field(&e, "slug: String @requires(fields: \"title\")");
+    let l = format!("{p}Playlist");
+    cx.subs[b].field(&l, &format!("{}Name: String", cx.names[b]));
+    cx.subs[b].field(&l, &format!("songs: [{e}] @provides(fields: \"title\")"));
+    cx.subs[b].field("Query", &format!("{}Playlists: [{l}]", p.to_lowercase()));
+    if let Some(&c) = subs.get(2) {
+        entity(cx, c, &e, KeyShape::Id, 1, p);
+        cx.subs[c].field(&e, "slug: String @external");
+        cx.subs[c].field(&e, "url: String @requires(fields: \"slug\")");
+    }
+}
+
+/// A `@shareable` root field returning a union with the same members in two
+/// subgraphs; the members are entities whose fields live in both and in a third.
+fn pat_shareable_abstract(cx: &mut Ctx, p: &str) {
+    let subs = cx.rng.distinct(cx.n(), cx.n().min(3));
+    let (a, b) = (subs[0], subs[1]);
+    let u = format!("{p}Hit");
+    let (x, y) = (format!("{p}Doc"), format!("{p}Img"));
+    let ty = cx.list_or_single(&u);
+    for &s in &[a, b] {
+        for t in [&x, &y] {
+            entity(cx, s, t, KeyShape::Id, 1, p);
+            cx.scalar_fields(s, t, 1, None);
+        }
+        cx.subs[s].ty(&u, "union", "").members = vec![x.clone(), y.clone()];
+        cx.subs[s].field(
+            "Query",
+            &format!(
+                "{}Search(q: String = \"x\"): {ty} @shareable",
+                p.to_lowercase()
+            ),
+        );
+    }
+    if let Some(&c) = subs.get(2) {
+        entity(cx, c, &x, KeyShape::Id, 1, p);
+        cx.scalar_fields(c, &x, 2, None);
+    }
+}
+
+/// Patterns only the cases after the first 30 start with (added later, so
+/// the first 30 cases stay as recorded).
+const EXTRA_PATTERNS: [Pattern; 2] = [
+    ("provides_requires", pat_provides_requires),
+    ("shareable_abstract", pat_shareable_abstract),
+];
+
 type Pattern = (&'static str, fn(&mut Ctx, &str));
 
 const PATTERNS: [Pattern; 10] = [
@@ -648,8 +708,9 @@ const PATTERNS: [Pattern; 10] = [
     ("inaccessible", pat_inaccessible),
 ];
 
-/// The subgraph set for `seed`. Pattern `first` (index into [`PATTERNS`])
-/// is always included, so a run of seeds covers every pattern.
+/// The subgraph set for `seed`. Pattern `first` (index into [`PATTERNS`],
+/// then past 30 into [`EXTRA_PATTERNS`]) is always included, so a run of
+/// seeds covers every pattern.
 pub fn generate(seed: u64, first: usize) -> Generated {
     let mut rng = Rng(fastrand::Rng::with_seed(seed));
     let n = 2 + rng.below(3);
@@ -660,7 +721,11 @@ pub fn generate(seed: u64, first: usize) -> Generated {
         counter: 0,
     };
     let blocks = 2 + cx.rng.below(3);
-    let mut patterns = vec![PATTERNS[first % PATTERNS.len()]];
+    let opening = match first.checked_sub(30) {
+        Some(extra) => EXTRA_PATTERNS[extra % EXTRA_PATTERNS.len()],
+        None => PATTERNS[first % PATTERNS.len()],
+    };
+    let mut patterns = vec![opening];
     for _ in 1..blocks {
         let p = PATTERNS[cx.rng.below(PATTERNS.len())];
         patterns.push(p);
