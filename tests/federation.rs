@@ -261,6 +261,24 @@ async fn aliases_fragments_typename_variables_and_introspection_work_through_the
 }
 
 #[tokio::test]
+async fn objects_whose_selections_are_all_skipped_are_empty_objects() {
+    let fed = Federation::start(|_| {}).await;
+    let query = r#"query Q($s: Boolean!) {
+        users(first: 2) { edges { cursor @skip(if: true) node @include(if: false) { id } } }
+        user(id: "1") { orders(first: 1) { edges { cursor @skip(if: $s) ... on OrderEdge @skip(if: $s) { node { id } } } } }
+      }"#;
+    let response = fed.gql(query, json!({ "s": true })).await;
+    assert!(response.get("errors").is_none(), "{response:#}");
+    assert_eq!(
+        response["data"],
+        json!({
+            "users": { "edges": [{}, {}] },
+            "user": { "orders": { "edges": [{}] } },
+        })
+    );
+}
+
+#[tokio::test]
 async fn mutations_run_in_order_and_the_next_read_sees_them() {
     let fed = Federation::start(|_| {}).await;
     let placed = fed

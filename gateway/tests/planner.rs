@@ -529,3 +529,137 @@ query Wanted($lite: Boolean!) { user(id: "1") { name orderCount @skip(if: $lite)
         .expect("plans");
     insta::assert_snapshot!(plan.to_string());
 }
+
+// ---- federation patterns ---------------------------------------------------
+
+#[test]
+fn skipped_selections_leave_an_object_with_typename_only() {
+    snapshot!(
+        "switchyard",
+        r#"{ users(first: 2) { edges { cursor @skip(if: true) node @include(if: false) { id } } } }"#
+    );
+}
+
+#[test]
+fn shared_root_value_type_split_into_parallel_root_fetches() {
+    snapshot!(
+        "shared_root",
+        r#"{ config { theme locale limits { pageSize maxUpload } } }"#
+    );
+}
+
+#[test]
+fn shared_root_entity_then_entity_jumps() {
+    snapshot!("shared_root", r#"{ featured { name price stock rating } }"#);
+}
+
+#[test]
+fn value_type_split_goes_back_to_the_parent_entity() {
+    snapshot!(
+        "parent_entity",
+        r#"{ products { name details { weight color origin { country port } } variants { size stock } } }"#
+    );
+}
+
+#[test]
+fn value_type_under_compound_key_from_a_third_subgraph() {
+    snapshot!(
+        "parent_entity",
+        r#"{ products { seller { name rating profile { bio avatar } } } }"#
+    );
+}
+
+#[test]
+fn value_type_split_inside_an_aliased_conditional_path() {
+    snapshot!(
+        "parent_entity",
+        r#"query($c: Boolean!) { products { d: details @include(if: $c) { w: weight color } } }"#
+    );
+}
+
+#[test]
+fn requires_with_conflicting_argument_is_aliased() {
+    snapshot!(
+        "requires_advanced",
+        r#"{ products { p: price(currency: "GBP") price: price(currency: "JPY") eurTax finalPrice } }"#
+    );
+}
+
+#[test]
+fn requires_with_fragments_on_interface_and_union() {
+    snapshot!("requires_advanced", r#"{ products { mediaCost tagScore } }"#);
+}
+
+#[test]
+fn requires_of_a_provided_field_and_a_required_chain() {
+    snapshot!(
+        "requires_advanced",
+        r#"{ products { sellerLabel seller { score } } }"#
+    );
+}
+
+#[test]
+fn circular_requires_between_two_subgraphs() {
+    snapshot!("requires_cycle", r#"{ things { peak base } }"#);
+}
+
+#[test]
+fn circular_requires_with_the_intermediate_fields_asked() {
+    snapshot!("requires_cycle", r#"{ things { peak middle top } }"#);
+}
+
+#[test]
+fn interface_object_fields_through_concrete_types() {
+    snapshot!(
+        "interface_object_advanced",
+        r#"{ accounts { id balance statement ... on Personal { birthday } } }"#
+    );
+}
+
+#[test]
+fn interface_object_typename_and_concrete_fields() {
+    snapshot!(
+        "interface_object_advanced",
+        r#"{ richest { __typename id owner balance ... on Business { vat } } }"#
+    );
+}
+
+#[test]
+fn interface_object_behind_a_non_resolvable_key() {
+    snapshot!(
+        "interface_object_advanced",
+        r#"{ events { account { id owner balance } } }"#
+    );
+}
+
+#[test]
+fn unions_whose_members_differ_per_subgraph() {
+    snapshot!(
+        "abstract_advanced",
+        r#"{ search { __typename ... on Book { title price } ... on Pen { ink label color } } deals { ... on Book { title } ... on Mug { volume } } }"#
+    );
+}
+
+#[test]
+fn interface_field_overridden_on_one_implementation() {
+    snapshot!(
+        "abstract_advanced",
+        r#"{ items { id label ... on Book { price } } }"#
+    );
+}
+
+#[test]
+fn shared_node_interface_with_types_in_some_subgraphs() {
+    snapshot!(
+        "robust_shapes",
+        r#"{ node(id: "1") { id ... on User { name favourite { title } } ... on Product { title owner { name } } } }"#
+    );
+}
+
+#[test]
+fn entities_nested_through_several_hops() {
+    snapshot!(
+        "robust_shapes",
+        r#"{ users { name favourite { owner { favourite { title owner { name } } } } } }"#
+    );
+}

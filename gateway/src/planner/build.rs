@@ -25,6 +25,11 @@ type GroupId = usize;
 /// Selections (fields and fragments) all fetches of one plan may hold together.
 const MAX_PLANNED_SELECTIONS: usize = 100_000;
 
+/// Entity hops nested inside the planning of key and `@requires` inputs:
+/// chains of requirements longer than this are refused, which also ends
+/// requirements that are circular for real.
+const MAX_INPUT_HOPS: usize = 8;
+
 #[derive(Debug)]
 struct Group {
     subgraph: SubgraphId,
@@ -70,6 +75,45 @@ struct Ctx<'g> {
     /// While planning key/`@requires` inputs at this level: (field, alias)
     /// for inputs whose name a client alias already uses here.
     input_aliases: Rc<Vec<(Name, Name)>>,
+    /// The nearest enclosing level that a fetch can enter again from another
+    /// subgraph (an entity reached with a key, or the query root), with the
+    /// fields and type conditions walked from there: a field that no subgraph
+    /// reachable from here resolves is fetched by going back to it and down
+    /// the same path in a subgraph that resolves the whole path.
+    anchor: Option<Rc<Anchor<'g>>>,
+}
+
+#[derive(Clone)]
+struct Anchor<'g> {
+    ctx: Ctx<'g>,
+    steps: Vec<Step<'g>>,
+}
+
+#[derive(Clone)]
+enum Step<'g> {
+    Field(&'g FieldSel),
+    Fragment(Name),
+}
+
+impl<'g> Ctx<'g> {
+    /// This level as an anchor, for the levels below.
+    fn anchored_here(&mut self) {
+        let mut here = self.clone();
+        here.anchor = None;
+        self.anchor = Some(Rc::new(Anchor {
+            ctx: here,
+            steps: Vec::new(),
+        }));
+    }
+
+    /// One more step below the current anchor.
+    fn step(&mut self, step: Step<'g>) {
+        if let Some(anchor) = &self.anchor {
+            let mut anchor = Anchor::clone(anchor);
+            anchor.steps.push(step);
+            self.anchor = Some(Rc::new(anchor));
+        }
+    }
 }
 
 /// Where an entity fetch goes: a subgraph and the index of its key.
@@ -84,7 +128,9 @@ struct Builder<'g> {
     options: &'g PlanOptions,
     kind: OperationKind,
     groups: Vec<Group>,
-    entity_groups: HashMap<(SubgraphId, Vec<PathElement>, GroupId), GroupId>,
+    /// Keyed by (subgraph, merge path, parent group, input level): see
+    /// [`Builder::enter_entity`] for the level.
+    entity_groups: HashMap<(SubgraphId, Vec<PathElement>, GroupId, usize), GroupId>,
     roots: Vec<GroupId>,
     introspection: Vec<String>,
     /// Selections planned so far, against [`MAX_PLANNED_SELECTIONS`].
@@ -117,6 +163,7 @@ pub(crate) fn plan_operation(
         planned: 0,
     };
     builder.plan_root_selections(&root_type, &selections)?;
+    builder.merge_identical_groups();
     let node = builder.emit(operation)?;
     Ok(QueryPlan {
         node,
@@ -212,7 +259,14 @@ impl<'g> Builder<'g> {
             hops: Vec::new(),
             level: &[],
             input_aliases: Rc::default(),
+            anchor: None,
         };
+        let mut ctx = ctx;
+        // Query root fields can be fetched again from any subgraph; a
+        // mutation's root fields run once.
+        if self.kind == OperationKind::Query {
+            ctx.anchored_here();
+        }
         self.add_field_here(&ctx, field, local.provides)?;
         Ok(())
     }
@@ -474,8 +528,13 @@ impl<'g> Builder<'g> {
             let index = self.set_at(ctx.group, &ctx.position)?.add_fragment(&target);
             let mut inner = ctx.clone();
             inner.position.push(index);
-            inner.parent_type = target;
+            inner.parent_type = target.clone();
             inner.depth += 1;
+            if self.graph.has_keys(&target) && !self.graph.is_abstract(&target) {
+                inner.anchored_here();
+            } else {
+                inner.step(Step::Fragment(target));
+            }
             extend_unique(
                 &mut contributors,
                 self.plan_selections(&inner, &fragment.selections)?,
@@ -514,13 +573,29 @@ impl<'g> Builder<'g> {
             ctx.provided,
             labels,
         );
+        // On an interface, the field must be resolved here for every type
+        // the subgraph may return (an implementation may have moved it away
+        // with `@override`, or require inputs for it); otherwise it is
+        // asked per type.
+        let consistent = !self.graph.is_abstract(&ctx.parent_type)
+            || interface_object
+            || self
+                .graph
+                .possible_in(&ctx.parent_type, subgraph)
+                .iter()
+                .all(|object| {
+                    self.graph
+                        .local_field(object, &field.name, subgraph, ctx.provided, labels)
+                        .is_some_and(|l| l.requires.is_none())
+                });
         if let Some(local) = &local
             && local.requires.is_none()
+            && consistent
         {
             // A value type (no keys anywhere) cannot be left through an entity
             // fetch further down: when this subgraph lacks some of its fields,
             // fetch the whole field from a subgraph that has them all.
-            if !field.selections.is_empty()
+            if field.composite
                 && !self.graph.has_keys(&field.output_type)
                 && !self.available_locally(
                     &field.output_type,
@@ -542,7 +617,7 @@ impl<'g> Builder<'g> {
             }
             return self.add_field_here(ctx, field, local.provides);
         }
-        if self.graph.is_abstract(&ctx.parent_type) && local.is_none() {
+        if self.graph.is_abstract(&ctx.parent_type) && (local.is_none() || !consistent) {
             let objects = self.graph.possible_in(&ctx.parent_type, subgraph);
             let all_local = !objects.is_empty()
                 && objects.iter().all(|object| {
@@ -569,8 +644,205 @@ impl<'g> Builder<'g> {
             }
             return Ok(contributors);
         }
-        let target = self.choose_target(ctx, Some(field), &field.selections, local.is_some())?;
-        self.jump_for_field(ctx, field, target)
+        match self.choose_target(ctx, Some(field), &field.selections, local.is_some()) {
+            Ok(target) => self.jump_for_field(ctx, field, target),
+            Err(unreachable) => match self.go_back(ctx, field)? {
+                Some(groups) => Ok(groups),
+                None => Err(unreachable),
+            },
+        }
+    }
+
+    /// Fetches `field` by going back to the anchor of `ctx` and down the
+    /// same path in another subgraph that resolves every step of it (the
+    /// nearest entity through a key; the query root through a new root
+    /// fetch). `None` when no subgraph can.
+    fn go_back(
+        &mut self,
+        ctx: &Ctx<'g>,
+        field: &'g FieldSel,
+    ) -> Result<Option<Vec<GroupId>>, PlanError> {
+        let Some(anchor) = ctx.anchor.clone() else {
+            return Ok(None);
+        };
+        let here = self.subgraph_of(&anchor.ctx);
+        let at_root = self.groups[anchor.ctx.group].path.is_empty()
+            && anchor.ctx.path.is_empty()
+            && !self.groups[anchor.ctx.group].entity;
+        let mut best: Option<((bool, usize), SubgraphId)> = None;
+        for index in 0..self.graph.subgraph_count() {
+            let target = SubgraphId(index);
+            if target == here || !self.walks(&anchor.ctx.parent_type, &anchor.steps, field, target)
+            {
+                continue;
+            }
+            if !at_root && self.graph.keys(&anchor.ctx.parent_type, target).is_empty() {
+                continue;
+            }
+            let existing = if at_root {
+                self.roots
+                    .iter()
+                    .any(|g| self.groups[*g].subgraph == target)
+            } else {
+                self.entity_groups.contains_key(&(
+                    target,
+                    anchor.ctx.path.clone(),
+                    anchor.ctx.group,
+                    0,
+                ))
+            };
+            let score = (
+                existing,
+                self.local_score(&field.output_type, target, &field.selections, 0),
+            );
+            if best.as_ref().is_none_or(|(s, _)| score > *s) {
+                best = Some((score, target));
+            }
+        }
+        let Some((_, target)) = best else {
+            return Ok(None);
+        };
+        let (mut inner, mut inputs) = if at_root {
+            let group = match self
+                .roots
+                .iter()
+                .find(|g| self.groups[**g].subgraph == target)
+            {
+                Some(group) => *group,
+                None => self.new_root(target),
+            };
+            let conditions = self.step_conditions(&anchor.steps, field);
+            self.groups[group].contribute(&conditions);
+            let mut inner = anchor.ctx.clone();
+            inner.group = group;
+            inner.position = Vec::new();
+            (inner, vec![group])
+        } else {
+            let key = self
+                .graph
+                .keys(&anchor.ctx.parent_type, target)
+                .iter()
+                .position(|k| {
+                    self.available_locally(
+                        &anchor.ctx.parent_type,
+                        here,
+                        &k.fields,
+                        anchor.ctx.provided,
+                    )
+                })
+                .unwrap_or(0);
+            let conditions = self.step_conditions(&anchor.steps, field);
+            let (child, inputs) = self.enter_entity(
+                &anchor.ctx,
+                Target {
+                    subgraph: target,
+                    key,
+                },
+                None,
+                &conditions,
+            )?;
+            (child, inputs)
+        };
+        inner.anchor = None;
+        inner.provided = None;
+        // Down the same path, under the same response keys.
+        for step in &anchor.steps {
+            self.spend()?;
+            match step {
+                Step::Field(step) => {
+                    let set = self.set_at(inner.group, &inner.position)?;
+                    let index = set.add_field(
+                        step.alias.as_ref(),
+                        &step.name,
+                        &step.arguments,
+                        &step.conditions,
+                    )?;
+                    inner.position.push(index);
+                    if self.graph.is_abstract(&step.output_type) {
+                        self.set_at(inner.group, &inner.position)?.add_field(
+                            None,
+                            &typename(),
+                            &[],
+                            &Conditions::default(),
+                        )?;
+                    }
+                    inner.parent_type = step.output_type.clone();
+                    inner
+                        .path
+                        .push(PathElement::Key(step.response_key().to_string()));
+                    inner
+                        .path
+                        .extend(std::iter::repeat_n(PathElement::List, step.list_depth));
+                    inner.conditions = inner.conditions.union(&step.conditions);
+                    inner.level = &step.selections;
+                    inner.depth += 1;
+                }
+                Step::Fragment(type_condition) => {
+                    let index = self
+                        .set_at(inner.group, &inner.position)?
+                        .add_fragment(type_condition);
+                    inner.position.push(index);
+                    inner.parent_type = type_condition.clone();
+                    inner.depth += 1;
+                }
+            }
+        }
+        let planned = self.plan_field(&inner, field)?;
+        extend_unique(&mut inputs, planned);
+        if !inputs.contains(&ctx.group) {
+            inputs.push(ctx.group);
+        }
+        Ok(Some(inputs))
+    }
+
+    /// Whether `target` resolves every field of `steps` from `type_name`
+    /// and then `field` itself, all without another fetch.
+    fn walks(
+        &self,
+        type_name: &str,
+        steps: &[Step<'g>],
+        field: &FieldSel,
+        target: SubgraphId,
+    ) -> bool {
+        let labels = &self.options.override_labels;
+        let mut parent: Name = match Name::new(type_name) {
+            Ok(name) => name,
+            Err(_) => return false,
+        };
+        for step in steps {
+            match step {
+                Step::Field(step) => {
+                    if !self.graph.resolves(&parent, &step.name, target, labels) {
+                        return false;
+                    }
+                    parent = step.output_type.clone();
+                }
+                Step::Fragment(type_condition) => {
+                    if !self
+                        .graph
+                        .type_info(type_condition)
+                        .is_some_and(|t| t.in_graph(target))
+                    {
+                        return false;
+                    }
+                    parent = type_condition.clone();
+                }
+            }
+        }
+        self.graph
+            .local_field(&parent, &field.name, target, None, labels)
+            .is_some_and(|l| l.requires.is_none())
+    }
+
+    /// Conditions on the path from an anchor down to a field.
+    fn step_conditions(&self, steps: &[Step<'g>], field: &FieldSel) -> Conditions {
+        steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Field(f) => Some(&f.conditions),
+                Step::Fragment(_) => None,
+            })
+            .fold(field.conditions.clone(), |all, c| all.union(c))
     }
 
     /// Adds a field this group's subgraph resolves, then plans its selections.
@@ -594,7 +866,7 @@ impl<'g> Builder<'g> {
         )?;
         let response_key = alias.unwrap_or(&field.name).to_string();
         let mut contributors = vec![ctx.group];
-        if !field.selections.is_empty() {
+        if field.composite {
             let mut inner = ctx.clone();
             inner.position.push(index);
             // The runtime type of an abstract field is always asked for: the
@@ -623,6 +895,13 @@ impl<'g> Builder<'g> {
             inner.provided = provides;
             inner.level = &field.selections;
             inner.depth += 1;
+            if self.graph.has_keys(&field.output_type)
+                && !self.graph.is_abstract(&field.output_type)
+            {
+                inner.anchored_here();
+            } else {
+                inner.step(Step::Field(field));
+            }
             extend_unique(
                 &mut contributors,
                 self.plan_selections(&inner, &field.selections)?,
@@ -633,7 +912,7 @@ impl<'g> Builder<'g> {
                 self.select_entity_keys(ctx.group, &inner.position, field)?;
             }
             let set = self.set_at(ctx.group, &inner.position)?;
-            if set.is_empty() {
+            if !set.always_selects_a_field() {
                 set.add_field(None, &typename(), &[], &Conditions::default())?;
             }
         }
@@ -655,7 +934,7 @@ impl<'g> Builder<'g> {
         let subgraph = self.subgraph_of(ctx);
         let labels = &self.options.override_labels;
         let type_name = &ctx.parent_type;
-        let mut best: Option<((bool, bool, usize, usize), Target)> = None;
+        let mut best: Option<((bool, bool, bool, bool, usize, usize), Target)> = None;
         for index in 0..self.graph.subgraph_count() {
             let target = SubgraphId(index);
             let resolves = match field {
@@ -671,7 +950,7 @@ impl<'g> Builder<'g> {
             };
             if !resolves
                 || (target == subgraph && !self_requires)
-                || ctx.hops.iter().any(|(t, g)| t == type_name && *g == target)
+                || ctx.hops.len() >= MAX_INPUT_HOPS
             {
                 continue;
             }
@@ -682,11 +961,30 @@ impl<'g> Builder<'g> {
             let local_key = keys
                 .iter()
                 .position(|k| self.available_locally(type_name, subgraph, &k.fields, ctx.provided));
-            let existing = self
-                .entity_groups
-                .contains_key(&(target, ctx.path.clone(), ctx.group));
+            let existing =
+                self.entity_groups
+                    .contains_key(&(target, ctx.path.clone(), ctx.group, 0));
+            // Going back to an entity fetch whose inputs are being planned
+            // takes a fetch of its own: the last resort (circular `@requires`).
+            let fresh = !ctx.hops.iter().any(|(t, g)| t == type_name && *g == target);
             let siblings = self.sibling_score(type_name, subgraph, target, ctx.level);
+            // A value type cannot be left by a key further down: a target
+            // that resolves all of it saves going back for the rest.
+            let complete = field.is_some_and(|f| {
+                f.composite
+                    && !self.graph.has_keys(&f.output_type)
+                    && self.available_locally(
+                        &f.output_type,
+                        target,
+                        selections,
+                        self.graph
+                            .local_field(type_name, &f.name, target, None, labels)
+                            .and_then(|l| l.provides),
+                    )
+            });
             let score = (
+                fresh,
+                complete,
                 existing,
                 local_key.is_some(),
                 siblings,
@@ -804,7 +1102,34 @@ impl<'g> Builder<'g> {
             extend_unique(&mut inputs, self.plan_selections(&input_ctx, requires)?);
         }
 
-        let child = self.entity_group(target.subgraph, &ctx.path, ctx.group);
+        // While planning the inputs of a fetch to this entity in this
+        // subgraph, a fetch there that they need in turn is a separate,
+        // earlier one (A requires from B, which requires from A).
+        let level = if ctx
+            .hops
+            .iter()
+            .any(|(t, g)| *t == type_name && *g == target.subgraph)
+        {
+            ctx.hops.len()
+        } else {
+            0
+        };
+        let mut level = level;
+        let mut child = self.entity_group(target.subgraph, &ctx.path, ctx.group, level);
+        // Sharing a group that one of the inputs waits for would make the
+        // two wait for each other: take a fetch of its own instead.
+        while inputs
+            .iter()
+            .any(|input| *input != child && self.depends_on(*input, child))
+        {
+            level += MAX_INPUT_HOPS + 1;
+            if level > 64 * (MAX_INPUT_HOPS + 1) {
+                return Err(PlanError::Internal(
+                    "entity fetches depend on each other in a cycle".to_owned(),
+                ));
+            }
+            child = self.entity_group(target.subgraph, &ctx.path, ctx.group, level);
+        }
         let interface_object = self.graph.is_interface_object(&type_name, target.subgraph);
         let group = &mut self.groups[child];
         for input in &inputs {
@@ -816,11 +1141,15 @@ impl<'g> Builder<'g> {
         if interface_object && !group.typename_overrides.contains(&type_name.to_string()) {
             group.typename_overrides.push(type_name.to_string());
         }
+        // Abstract values inside a representation say their type, as the
+        // receiving subgraph needs it to read them.
+        let requires = requires.map(|r| with_typenames(self.graph, r));
+        let group = &mut self.groups[child];
         let fragment = group.requires.add_fragment(&type_name);
         if let Some(set) = group.requires.at_mut(&[fragment]) {
             set.add_field(None, &typename(), &[], &Conditions::default())?;
             merge_plain(set, key, &renames)?;
-            if let Some(requires) = requires {
+            if let Some(requires) = &requires {
                 merge_plain(set, requires, &renames)?;
             }
         }
@@ -839,7 +1168,17 @@ impl<'g> Builder<'g> {
             level: ctx.level,
             // Inputs fetched through a further hop keep their aliases there.
             input_aliases: ctx.input_aliases.clone(),
+            anchor: None,
         };
+        let mut child_ctx = child_ctx;
+        // Going back from here is best done from where this entity was
+        // first reached: fetches from there need not wait for this one.
+        match &ctx.anchor {
+            Some(anchor) if anchor.steps.is_empty() && anchor.ctx.path == ctx.path => {
+                child_ctx.anchor = Some(anchor.clone());
+            }
+            _ => child_ctx.anchored_here(),
+        }
         Ok((child_ctx, inputs))
     }
 
@@ -859,13 +1198,32 @@ impl<'g> Builder<'g> {
         Ok(inputs)
     }
 
+    /// Whether `group` waits, directly or not, for `other`.
+    fn depends_on(&self, group: GroupId, other: GroupId) -> bool {
+        let mut stack = vec![group];
+        let mut seen = HashSet::new();
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            for dep in &self.groups[id].deps {
+                if *dep == other {
+                    return true;
+                }
+                stack.push(*dep);
+            }
+        }
+        false
+    }
+
     fn entity_group(
         &mut self,
         subgraph: SubgraphId,
         path: &[PathElement],
         parent: GroupId,
+        level: usize,
     ) -> GroupId {
-        let key = (subgraph, path.to_vec(), parent);
+        let key = (subgraph, path.to_vec(), parent, level);
         if let Some(id) = self.entity_groups.get(&key) {
             return *id;
         }
@@ -882,6 +1240,57 @@ impl<'g> Builder<'g> {
         let id = self.groups.len() - 1;
         self.entity_groups.insert(key, id);
         id
+    }
+
+    /// Entity fetches that ask one subgraph for the same selection with the
+    /// same inputs at the same path fetch the same data: the later one is
+    /// dropped and whoever waited for it waits for the earlier one (unless
+    /// the earlier one waits for it). Separate fetches arise when inputs
+    /// are planned before a fetch they share a subgraph with.
+    fn merge_identical_groups(&mut self) {
+        let count = self.groups.len();
+        let mut replaced: Vec<Option<GroupId>> = vec![None; count];
+        for later in 0..count {
+            if !self.groups[later].entity {
+                continue;
+            }
+            for earlier in 0..later {
+                let (a, b) = (&self.groups[earlier], &self.groups[later]);
+                if replaced[earlier].is_none()
+                    && a.entity
+                    && a.subgraph == b.subgraph
+                    && a.path == b.path
+                    && a.requires == b.requires
+                    && a.selection == b.selection
+                    && a.typename_overrides == b.typename_overrides
+                    && !self.depends_on(earlier, later)
+                {
+                    replaced[later] = Some(earlier);
+                    break;
+                }
+            }
+        }
+        for later in 0..count {
+            let Some(earlier) = replaced[later] else {
+                continue;
+            };
+            let conditions = self.groups[later].conditions.take();
+            if let Some(conditions) = conditions {
+                self.groups[earlier].contribute(&conditions);
+            }
+            // Still emitted where it stood, fetching nothing.
+            self.groups[later].selection = SelectionSet::default();
+        }
+        for (id, group) in self.groups.iter_mut().enumerate() {
+            let mut deps = Vec::with_capacity(group.deps.len());
+            for dep in &group.deps {
+                let dep = replaced[*dep].unwrap_or(*dep);
+                if dep != id && !deps.contains(&dep) {
+                    deps.push(dep);
+                }
+            }
+            group.deps = deps;
+        }
     }
 
     // ---- emission -------------------------------------------------------
@@ -1143,6 +1552,45 @@ fn merge_plain(
         }
     }
     Ok(())
+}
+
+/// A field set with `__typename` selected in every abstract-typed field.
+fn with_typenames(graph: &QueryGraph, selections: &[Sel]) -> Vec<Sel> {
+    selections
+        .iter()
+        .map(|sel| match sel {
+            Sel::Field(field) => {
+                let mut field = field.clone();
+                field.selections = with_typenames(graph, &field.selections);
+                if field.composite
+                    && graph.is_abstract(&field.output_type)
+                    && !field
+                        .selections
+                        .iter()
+                        .any(|s| matches!(s, Sel::Field(f) if f.name == "__typename" && f.alias.is_none()))
+                {
+                    field.selections.insert(
+                        0,
+                        Sel::Field(FieldSel {
+                            alias: None,
+                            name: typename(),
+                            arguments: Vec::new(),
+                            conditions: Conditions::default(),
+                            output_type: apollo_compiler::name!("String"),
+                            list_depth: 0,
+                            composite: false,
+                            selections: Vec::new(),
+                        }),
+                    );
+                }
+                Sel::Field(field)
+            }
+            Sel::Fragment(fragment) => Sel::Fragment(FragmentSel {
+                type_condition: fragment.type_condition.clone(),
+                selections: with_typenames(graph, &fragment.selections),
+            }),
+        })
+        .collect()
 }
 
 /// `sy_<name>`, or `sy_<name>_<n>` when the client uses that too.

@@ -73,6 +73,10 @@ pub(crate) struct FieldSel {
     pub(crate) output_type: Name,
     /// How many list levels wrap the output type (each is an `@` in merge paths).
     pub(crate) list_depth: usize,
+    /// Whether the output type is an object, interface or union: such a
+    /// field needs a sub-selection in a fetch even when `@skip`/`@include`
+    /// with literals removed every selection the client wrote.
+    pub(crate) composite: bool,
     pub(crate) selections: Vec<Sel>,
 }
 
@@ -137,6 +141,7 @@ impl Normalizer<'_> {
                         conditions,
                         output_type: ty.inner_named_type().clone(),
                         list_depth: list_depth(ty),
+                        composite: !field.selection_set.selections.is_empty(),
                         selections,
                     }));
                 }

@@ -135,6 +135,15 @@ impl SelectionSet {
         self.selections.is_empty()
     }
 
+    /// Whether some field is selected whatever the variables: a subgraph
+    /// may answer an object whose selections were all skipped with `null`
+    /// (async-graphql does) rather than `{}`.
+    pub(crate) fn always_selects_a_field(&self) -> bool {
+        self.selections
+            .iter()
+            .any(|s| matches!(s, Selection::Field(f) if f.conditions.0.is_empty()))
+    }
+
     /// Removes inline fragments that ended up selecting nothing.
     pub(crate) fn drop_empty_fragments(&mut self) {
         for selection in &mut self.selections {
