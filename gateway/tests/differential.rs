@@ -168,7 +168,9 @@ async fn post(client: &reqwest::Client, url: &str, query: &str, variables: &Valu
 fn difference(expected: &Value, actual: &Value) -> Option<String> {
     let data = |v: &Value| integral_floats(v.get("data").cloned().unwrap_or(Value::Null));
     let (want, got) = (data(expected), data(actual));
-    if want.to_string() != got.to_string() {
+    // Serialized, so that key order counts (Map equality ignores it).
+    let (want_text, got_text) = (want.to_string(), got.to_string());
+    if want_text != got_text {
         let reason = if want == got {
             "data key order"
         } else {

@@ -45,13 +45,12 @@ impl Sub {
     /// Adds `field` (`name(args): Type @dirs`) to `type_name`.
     fn field(&mut self, type_name: &str, field: &str) {
         let name = field
-            .split(|c: char| c == '(' || c == ':')
+            .split(['(', ':'])
             .next()
             .unwrap_or(field)
             .trim()
             .to_owned();
-        let kind = if type_name == "Query" { "type" } else { "type" };
-        self.ty(type_name, kind, "")
+        self.ty(type_name, "type", "")
             .fields
             .insert(name, field.to_owned());
     }
@@ -579,7 +578,6 @@ fn pat_abstract(cx: &mut Ctx, p: &str) {
     );
     let entities = cx.rng.chance(50);
     for (s, other) in [(a, &y), (b, &z)] {
-        let s = s;
         cx.subs[s].ty(&i, "interface", "");
         cx.subs[s].field(&i, "area: Float");
         for t in [&x, other] {

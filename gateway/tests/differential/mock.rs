@@ -332,7 +332,7 @@ impl ObjectValue for Obj<'_> {
         }
         let parts: Vec<&str> = key_parts.iter().map(String::as_str).collect();
         let key = short(hash(&parts));
-        if field.starts_with("err") && hash(&[&key, "err"]) % 3 == 0 {
+        if field.starts_with("err") && hash(&[&key, "err"]).is_multiple_of(3) {
             return Err(FieldError {
                 message: format!("{field} failed on purpose"),
             });
@@ -347,7 +347,7 @@ impl<'m> Obj<'m> {
     where
         'm: 'a,
     {
-        if !ty.is_non_null() && hash(&[key, "null"]) % 8 == 0 {
+        if !ty.is_non_null() && hash(&[key, "null"]).is_multiple_of(8) {
             return ResolvedValue::null();
         }
         match ty {
@@ -367,7 +367,7 @@ impl<'m> Obj<'m> {
                     Some(ExtendedType::Scalar(_)) => ResolvedValue::leaf(match name.as_str() {
                         "Int" => json_bytes(json!((h % 100) as i64)),
                         "Float" => json_bytes(json!((h % 1000) as f64 / 4.0)),
-                        "Boolean" => json_bytes(json!(h % 2 == 0)),
+                        "Boolean" => json_bytes(json!(h.is_multiple_of(2))),
                         // Without arguments the value is the seed: what makes
                         // a key field decode back to its entity.
                         _ if plain => json_bytes(json!(format!("{field}:{}", self.seed))),
