@@ -9,6 +9,9 @@
 //!   `known_failures.txt`, and listed ones must still differ.
 //! - `live_against_reference` runs Apollo Gateway (`reference.mjs`) on the
 //!   same mocks and checks the fixtures still hold its answers.
+//! - `DIFFERENTIAL_UPDATE_KNOWN=1 cargo test -p gateway --test differential replay_fixtures`
+//!   drops listed queries that agree now (after a fix) and appends new
+//!   differences as `UNTRIAGED`.
 //! - `DIFFERENTIAL_RECORD=1 cargo test -p gateway --test differential -- --nocapture`
 //!   regenerates the cases (needs `npm ci` in `gateway/tests/differential`).
 
@@ -277,7 +280,8 @@ async fn replay_fixtures() {
     // One JSON line per unlisted difference, for triage.
     let report_path = std::env::temp_dir().join("differential-report.jsonl");
     let _ = std::fs::write(&report_path, report.join("\n"));
-    let report = report_path;
+    let report_lines = report;
+    let report = report_path.clone();
     println!(
         "agreement: {agree}/{total} ({:.1}%) over {} supergraphs in {:.1?}; {} known failures",
         100.0 * agree as f64 / total.max(1) as f64,
@@ -285,6 +289,10 @@ async fn replay_fixtures() {
         started.elapsed(),
         known.len()
     );
+    if std::env::var("DIFFERENTIAL_UPDATE_KNOWN").is_ok_and(|v| v == "1") {
+        update_known(&stale, &report_lines);
+        return;
+    }
     for u in unlisted.iter().take(10) {
         println!("UNLISTED {u}");
     }
@@ -298,6 +306,37 @@ async fn replay_fixtures() {
         stale.is_empty(),
         "listed in known_failures.txt but now agree; remove them: {}",
         stale.join(" ")
+    );
+}
+
+/// `DIFFERENTIAL_UPDATE_KNOWN=1`: drops the listed queries that agree now and
+/// appends the new differences as `UNTRIAGED` (to be given a reason by hand).
+fn update_known(stale: &[String], report: &[String]) {
+    let path = dir().join("known_failures.txt");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| {
+            !stale
+                .iter()
+                .any(|id| l.split(' ').next() == Some(id.as_str()))
+        })
+        .map(str::to_owned)
+        .collect();
+    for entry in report {
+        let entry: Value = serde_json::from_str(entry).unwrap_or(Value::Null);
+        let id = entry["id"].as_str().unwrap_or("?");
+        let first_error = entry["got"]["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("data differs");
+        let first_line = first_error.lines().next().unwrap_or("");
+        lines.push(format!("{id} UNTRIAGED: {first_line}"));
+    }
+    let _ = std::fs::write(&path, lines.join("\n") + "\n");
+    println!(
+        "known_failures.txt: {} dropped, {} added as UNTRIAGED",
+        stale.len(),
+        report.len()
     );
 }
 
