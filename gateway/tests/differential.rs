@@ -78,6 +78,13 @@ fn load_cases() -> Vec<Case> {
         })
         .unwrap_or_default();
     names.sort();
+    // `DIFFERENTIAL_ONLY=<case>/<index>`: that one query, for triage (with
+    // `DIFFERENTIAL_LOG=1` the mocks print every request both gateways send).
+    let only = std::env::var("DIFFERENTIAL_ONLY").ok();
+    let only = only.as_deref().and_then(|o| o.split_once('/'));
+    if let Some((case, _)) = only {
+        names.retain(|n| n == case);
+    }
     names
         .into_iter()
         .map(|name| {
@@ -93,7 +100,12 @@ fn load_cases() -> Vec<Case> {
                     subgraphs.push((sub.to_owned(), read(&file)));
                 }
             }
-            let queries = serde_json::from_str(&read("queries.json")).expect("queries.json parses");
+            let mut queries: Vec<_> =
+                serde_json::from_str(&read("queries.json")).expect("queries.json parses");
+            if let Some((_, index)) = only {
+                let index: usize = index.parse().expect("DIFFERENTIAL_ONLY=<case>/<index>");
+                queries = queries.into_iter().skip(index).take(1).collect();
+            }
             Case {
                 name,
                 subgraphs,

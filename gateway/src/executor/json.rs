@@ -175,7 +175,7 @@ pub fn response_path(root: &Value, position: &[u32]) -> Vec<serde_json::Value> {
 pub fn representation(
     object: &Value,
     requires: &SelectionSet,
-    typename_overrides: &[String],
+    typename_overrides: &[(String, String)],
     matches: &dyn Fn(&str, &str) -> bool,
 ) -> Option<Object> {
     let Value::Object(map) = object else {
@@ -197,9 +197,9 @@ pub fn representation(
                 matched = true;
                 select_into(map, &fragment.selection_set.selections, &mut out, matches)?;
                 if let Some(condition) = &fragment.type_condition
-                    && typename_overrides.iter().any(|t| t == condition)
+                    && let Some((_, name)) = typename_overrides.iter().find(|(c, _)| c == condition)
                 {
-                    out.insert("__typename", Value::String(condition.into()));
+                    out.insert("__typename", Value::String(name.as_str().into()));
                 }
             }
             Selection::Field(_) => {

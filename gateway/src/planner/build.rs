@@ -30,6 +30,10 @@ const MAX_PLANNED_SELECTIONS: usize = 100_000;
 /// requirements that are circular for real.
 const MAX_INPUT_HOPS: usize = 8;
 
+/// Entity group levels of concrete types entering an `@interfaceObject`
+/// subgraph start here (input levels stay far below).
+const CONCRETE_LEVEL: usize = 1 << 20;
+
 #[derive(Debug)]
 struct Group {
     subgraph: SubgraphId,
@@ -42,7 +46,8 @@ struct Group {
     selection: SelectionSet,
     /// Conditions every contribution to this group shares (`None`: none yet).
     conditions: Option<Conditions>,
-    typename_overrides: Vec<String>,
+    /// (type condition of `requires`, `__typename` to send instead).
+    typename_overrides: Vec<(String, String)>,
 }
 
 impl Group {
@@ -135,6 +140,9 @@ struct Builder<'g> {
     introspection: Vec<String>,
     /// Selections planned so far, against [`MAX_PLANNED_SELECTIONS`].
     planned: usize,
+    /// Concrete types that entered an `@interfaceObject` subgraph as their
+    /// interface: each gets entity groups of its own.
+    concrete_levels: Vec<Name>,
 }
 
 pub(crate) fn plan_operation(
@@ -161,6 +169,7 @@ pub(crate) fn plan_operation(
         roots: Vec::new(),
         introspection: Vec::new(),
         planned: 0,
+        concrete_levels: Vec::new(),
     };
     builder.plan_root_selections(&root_type, &selections)?;
     builder.merge_identical_groups();
@@ -493,6 +502,11 @@ impl<'g> Builder<'g> {
             let target = self.choose_target(ctx, None, &fragment.selections, false)?;
             let child = self.enter_entity(ctx, target, None, &Conditions::default())?;
             return self.finish_jump(ctx, child, |builder, child_ctx| {
+                // The concrete type replaces the interface's name that the
+                // @interfaceObject subgraph answered, so the fragment applies.
+                builder
+                    .set_at(child_ctx.group, &child_ctx.position)?
+                    .add_field(None, &typename(), &[], &Conditions::default())?;
                 builder.plan_fragment(child_ctx, fragment)
             });
         }
@@ -646,11 +660,41 @@ impl<'g> Builder<'g> {
         }
         match self.choose_target(ctx, Some(field), &field.selections, local.is_some()) {
             Ok(target) => self.jump_for_field(ctx, field, target),
-            Err(unreachable) => match self.go_back(ctx, field)? {
-                Some(groups) => Ok(groups),
-                None => Err(unreachable),
-            },
+            Err(unreachable) => {
+                // A field an @interfaceObject adds to an interface this type
+                // implements: fetched as that interface from there.
+                if let Some(interface) = self.interface_object_for(&ctx.parent_type, &field.name) {
+                    let mut as_interface = ctx.clone();
+                    as_interface.parent_type = interface.clone();
+                    if let Ok(target) =
+                        self.choose_target(&as_interface, Some(field), &field.selections, false)
+                    {
+                        return self.jump_for_field_as(ctx, field, target, Some(interface));
+                    }
+                }
+                match self.go_back(ctx, field)? {
+                    Some(groups) => Ok(groups),
+                    None => Err(unreachable),
+                }
+            }
         }
+    }
+
+    /// An interface that `object` implements and that some subgraph knows as
+    /// an `@interfaceObject` resolving `field`.
+    fn interface_object_for(&self, object: &str, field: &str) -> Option<Name> {
+        let labels = &self.options.override_labels;
+        let definition = self.graph.schema().get_object(object)?;
+        definition
+            .implements_interfaces
+            .iter()
+            .find(|interface| {
+                (0..self.graph.subgraph_count()).map(SubgraphId).any(|g| {
+                    self.graph.is_interface_object(interface, g)
+                        && self.graph.resolves(interface, field, g, labels)
+                })
+            })
+            .map(|interface| interface.name.clone())
     }
 
     /// Fetches `field` by going back to the anchor of `ctx` and down the
@@ -1041,17 +1085,31 @@ impl<'g> Builder<'g> {
         field: &'g FieldSel,
         target: Target,
     ) -> Result<Vec<GroupId>, PlanError> {
+        self.jump_for_field_as(ctx, field, target, None)
+    }
+
+    /// [`Self::jump_for_field`]; with `as_type`, the target knows the
+    /// entity only as that interface (an `@interfaceObject`).
+    fn jump_for_field_as(
+        &mut self,
+        ctx: &Ctx<'g>,
+        field: &'g FieldSel,
+        target: Target,
+        as_type: Option<Name>,
+    ) -> Result<Vec<GroupId>, PlanError> {
         let labels = &self.options.override_labels;
+        let seen_as = as_type.as_ref().unwrap_or(&ctx.parent_type);
         let local = self
             .graph
-            .local_field(&ctx.parent_type, &field.name, target.subgraph, None, labels)
+            .local_field(seen_as, &field.name, target.subgraph, None, labels)
             .ok_or_else(|| {
                 PlanError::Internal(format!(
                     "{}.{} lost its subgraph",
                     ctx.parent_type, field.name
                 ))
             })?;
-        let child = self.enter_entity(ctx, target, local.requires, &field.conditions)?;
+        let child =
+            self.enter_entity_as(ctx, target, local.requires, &field.conditions, as_type)?;
         self.finish_jump(ctx, child, |builder, child_ctx| {
             builder.add_field_here(child_ctx, field, local.provides)
         })
@@ -1069,7 +1127,24 @@ impl<'g> Builder<'g> {
         requires: Option<&'g [Sel]>,
         conditions: &Conditions,
     ) -> Result<(Ctx<'g>, Vec<GroupId>), PlanError> {
-        let type_name = ctx.parent_type.clone();
+        self.enter_entity_as(ctx, target, requires, conditions, None)
+    }
+
+    /// [`Self::enter_entity`]; with `as_type`, an object of the concrete
+    /// type at `ctx` enters the target as that interface, which the target
+    /// knows as an `@interfaceObject`: only objects of the concrete type
+    /// are sent (as the interface), in a fetch of their own, so fields that
+    /// other implementations ask differently cannot collide.
+    fn enter_entity_as(
+        &mut self,
+        ctx: &Ctx<'g>,
+        target: Target,
+        requires: Option<&'g [Sel]>,
+        conditions: &Conditions,
+        as_type: Option<Name>,
+    ) -> Result<(Ctx<'g>, Vec<GroupId>), PlanError> {
+        let concrete = ctx.parent_type.clone();
+        let type_name = as_type.clone().unwrap_or_else(|| concrete.clone());
         let key = &self
             .graph
             .keys(&type_name, target.subgraph)
@@ -1115,6 +1190,16 @@ impl<'g> Builder<'g> {
             0
         };
         let mut level = level;
+        if as_type.is_some() {
+            let index = match self.concrete_levels.iter().position(|t| *t == concrete) {
+                Some(index) => index,
+                None => {
+                    self.concrete_levels.push(concrete.clone());
+                    self.concrete_levels.len() - 1
+                }
+            };
+            level += CONCRETE_LEVEL * (index + 1);
+        }
         let mut child = self.entity_group(target.subgraph, &ctx.path, ctx.group, level);
         // Sharing a group that one of the inputs waits for would make the
         // two wait for each other: take a fetch of its own instead.
@@ -1138,14 +1223,15 @@ impl<'g> Builder<'g> {
             }
         }
         group.contribute(&ctx.conditions.union(conditions));
-        if interface_object && !group.typename_overrides.contains(&type_name.to_string()) {
-            group.typename_overrides.push(type_name.to_string());
+        let override_ = (concrete.to_string(), type_name.to_string());
+        if interface_object && !group.typename_overrides.contains(&override_) {
+            group.typename_overrides.push(override_);
         }
         // Abstract values inside a representation say their type, as the
         // receiving subgraph needs it to read them.
         let requires = requires.map(|r| with_typenames(self.graph, r));
         let group = &mut self.groups[child];
-        let fragment = group.requires.add_fragment(&type_name);
+        let fragment = group.requires.add_fragment(&concrete);
         if let Some(set) = group.requires.at_mut(&[fragment]) {
             set.add_field(None, &typename(), &[], &Conditions::default())?;
             merge_plain(set, key, &renames)?;

@@ -63,7 +63,10 @@ pub struct FetchNode {
     /// Type conditions of `requires` whose representations must carry the
     /// condition itself as `__typename`: the subgraph knows that interface
     /// only as an `@interfaceObject`, not its implementations.
-    pub typename_overrides: Vec<String>,
+    /// (type condition, name): representations read through that condition
+    /// carry `name` as `__typename`, for a subgraph that knows the type only
+    /// as an `@interfaceObject` of that name.
+    pub typename_overrides: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -273,6 +276,26 @@ impl fmt::Display for SelectionSet {
             f.write_str(" ")?;
             match selection {
                 Selection::Field(field) => {
+                    // `@skip`/`@include` are not repeatable: beyond one of
+                    // each on the field, typeless fragments carry the rest.
+                    let mut on_field: Vec<&Condition> = Vec::new();
+                    let mut wrappers = 0;
+                    for condition in &field.conditions.0 {
+                        if on_field
+                            .iter()
+                            .any(|c| c.include_when == condition.include_when)
+                        {
+                            let directive = if condition.include_when {
+                                "include"
+                            } else {
+                                "skip"
+                            };
+                            write!(f, "... @{directive}(if: ${}) {{ ", condition.variable)?;
+                            wrappers += 1;
+                        } else {
+                            on_field.push(condition);
+                        }
+                    }
                     if let Some(alias) = &field.alias {
                         write!(f, "{alias}: ")?;
                     }
@@ -290,13 +313,16 @@ impl fmt::Display for SelectionSet {
                     for Condition {
                         variable,
                         include_when,
-                    } in &field.conditions.0
+                    } in on_field
                     {
                         let directive = if *include_when { "include" } else { "skip" };
                         write!(f, " @{directive}(if: ${variable})")?;
                     }
                     if !field.selection_set.is_empty() {
                         write!(f, " {}", field.selection_set)?;
+                    }
+                    for _ in 0..wrappers {
+                        f.write_str(" }")?;
                     }
                 }
                 Selection::InlineFragment(fragment) => {

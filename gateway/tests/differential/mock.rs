@@ -498,7 +498,12 @@ impl MockServer {
                 "/graphql",
                 post(
                     |State(mock): State<Arc<MockSchema>>, Json(body): Json<Value>| async move {
-                        Json(mock.execute(&body))
+                        let answer = mock.execute(&body);
+                        // `DIFFERENTIAL_LOG=1`: every subgraph request and answer, for triage.
+                        if std::env::var("DIFFERENTIAL_LOG").is_ok_and(|v| v == "1") {
+                            eprintln!("--> {body}\n<-- {answer}");
+                        }
+                        Json(answer)
                     },
                 ),
             )
