@@ -30,7 +30,10 @@ use super::{
     json,
     value::{Object, Str, Value},
 };
-use crate::{planner::SelectionSet, supergraph::SubgraphId};
+use crate::{
+    planner::{EntityKeys, SelectionSet},
+    supergraph::SubgraphId,
+};
 
 /// Most variants (selections × private scopes) kept for one entity; the
 /// oldest goes first.
@@ -92,9 +95,6 @@ impl Default for TypeCacheConfig {
         }
     }
 }
-
-/// The `@key` field sets of every entity type, per subgraph that resolves it.
-pub type EntityKeys = HashMap<String, Vec<(SubgraphId, SelectionSet)>>;
 
 /// Lookups hash every entity a response holds: moka's default SipHash was a
 /// visible share of a cached request's time.

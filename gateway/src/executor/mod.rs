@@ -26,13 +26,14 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Map, Value as Json, json};
 use tracing::Instrument;
 
+use crate::planner::EntityKeys;
 pub use client::{
     FetchError, RawResponse, SubgraphClient, SubgraphResponse, TRACE_CONTEXT, http_client,
     request_body, variables_text,
 };
 use entities::entity_error_index;
 pub use entities::{EntitiesResponse, Representations};
-use entity_cache::{EntityCache, EntityKeys};
+use entity_cache::EntityCache;
 use value::Value;
 
 use crate::{

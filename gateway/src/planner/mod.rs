@@ -25,6 +25,12 @@ pub use plan::{
     PlanNode, QueryPlan, Selection, SelectionSet, format_path,
 };
 
+/// The `@key` field sets of every entity type, per subgraph that resolves
+/// it: the planner reads them from the supergraph, the executor's entity
+/// cache keys entities by them.
+pub type EntityKeys =
+    std::collections::HashMap<String, Vec<(crate::supergraph::SubgraphId, SelectionSet)>>;
+
 /// Why an operation could not be planned.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -146,8 +152,8 @@ impl Planner {
 
     /// Every entity type's resolvable keys as selection sets, per subgraph
     /// (in subgraph order), for the executor's entity cache.
-    pub fn entity_keys(&self) -> crate::executor::entity_cache::EntityKeys {
-        let mut out = crate::executor::entity_cache::EntityKeys::new();
+    pub fn entity_keys(&self) -> EntityKeys {
+        let mut out = EntityKeys::new();
         for (type_name, graph, key) in self.graph.all_keys() {
             // Keys were parsed from the supergraph when the graph was built.
             if let Ok(set) = build::plain_selection(&key.fields) {
