@@ -293,8 +293,12 @@ impl<'a> Walk<'a, '_> {
                     self.out.extend_from_slice(b"null");
                     return true;
                 }
-                // A missing value was owed by a failed fetch, which said so already.
-                if value.is_some() && !self.has_error_here() {
+                // A missing value was owed by a failed fetch, which said so
+                // already (at, above or below this path); otherwise say why,
+                // so that a null never goes unexplained.
+                let explained =
+                    self.has_error_here() || (value.is_none() && self.has_error_above());
+                if !explained {
                     let message = format!(
                         "Cannot return null for non-nullable field {parent}.{}",
                         entry.fields[0].name
@@ -412,6 +416,18 @@ impl<'a> Walk<'a, '_> {
             .push(json!({ "message": message, "path": path }));
     }
 
+    /// True when an error points at an ancestor of the current path, or
+    /// has no path (a fetch that failed as a whole).
+    fn has_error_above(&self) -> bool {
+        let path = &self.path;
+        self.errors.iter().any(
+            |e| match e.get("path").and_then(serde_json::Value::as_array) {
+                None => true,
+                Some(p) => p.len() < path.len() && p.iter().zip(path.iter()).all(|(b, a)| a == b),
+            },
+        )
+    }
+
     /// True when an error already points at the current path or inside it.
     fn has_error_here(&self) -> bool {
         let path = &self.path;
@@ -517,6 +533,19 @@ mod tests {
                 "path": ["users", 1],
             })]
         );
+    }
+
+    #[test]
+    fn a_missing_non_null_value_is_never_nulled_silently() {
+        // Nothing reported a failure for `name`: the shaper says why `me` is null.
+        let (out, errors) = shape(
+            "{ me { id name } }",
+            json!({ "me": { "id": "1" } }),
+            json!({}),
+        );
+        assert_eq!(out, json!({ "me": null }));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0]["path"], json!(["me", "name"]));
     }
 
     #[test]
