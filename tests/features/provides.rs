@@ -269,7 +269,8 @@ async fn entity_field_error_nulls_the_nullable_editor() {
 #[tokio::test]
 async fn failed_entities_field_nulls_every_editor_of_the_fetch() {
     // async-graphql fails the whole `_entities` field when one lookup fails:
-    // both editors are null, the error points at the first one.
+    // both editors are null, the subgraph's error points at the first one,
+    // and the other null is explained at its own path too.
     federation(Fault::Lookup("u1"))
         .await
         .assert_response(
@@ -279,6 +280,9 @@ async fn failed_entities_field_nulls_every_editor_of_the_fetch() {
                     "message": "accounts store lost user u1",
                     "path": ["topReviews", 0, "editor"],
                     "extensions": { "serviceName": "a_accounts" },
+                }, {
+                    "message": "Cannot return null for non-nullable field User.username",
+                    "path": ["topReviews", 2, "editor", "username"],
                 }],
                 "data": { "topReviews": [
                     { "body": "Great", "editor": null },
