@@ -13,7 +13,19 @@
 //!   drops listed queries that agree now (after a fix) and appends new
 //!   differences as `UNTRIAGED`.
 //! - `DIFFERENTIAL_RECORD=1 cargo test -p gateway --test differential -- --nocapture`
-//!   regenerates the cases (needs `npm ci` in `gateway/tests/differential`).
+//!   regenerates the cases (needs `npm ci` in `gateway/tests/differential`);
+//!   with `DIFFERENTIAL_ONLY=p_*` (or `<case>,<case>`) only those, leaving the
+//!   others as they are. Answers that differ from the committed ones only in
+//!   the order of their errors, and the queries in `reference_bugs.txt`, keep
+//!   the committed text.
+//! - `DIFFERENTIAL_ONLY=<case>/<index> DIFFERENTIAL_LOG=1`: one query, with
+//!   every subgraph request and answer printed, for triage.
+//!
+//! Cases `00`..`35` are generated (`gen.rs`); cases `p_<fixture>` are the
+//! hand-written federation-pattern fixtures of `tests/fixtures/` (see
+//! `PATTERNS`): their planner-test operations, then generated ones. A case's
+//! optional `root_seed.txt` changes the mocks' root seed (so that root lists
+//! without arguments are not empty).
 
 #[path = "differential/mock.rs"]
 mod mock;
@@ -44,6 +56,115 @@ const QUERIES_PER_CASE: usize = 100;
 /// after `k` sets that did not compose.
 const SEED_BASE: u64 = 0x5eed_0000;
 
+/// The hand-written federation-pattern fixtures (`tests/fixtures/<name>`,
+/// planned in `tests/planner.rs`), recorded as cases `p_<name>`: the
+/// operations of their planner tests (with variables), then
+/// `PATTERN_QUERIES` generated ones from seed `PATTERN_SEED_BASE + position`.
+const PATTERNS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "parent_entity",
+        &[
+            (
+                r#"{ products { name details { weight color origin { country port } } variants { size stock } } }"#,
+                "{}",
+            ),
+            (
+                r#"{ products { seller { name rating profile { bio avatar } } } }"#,
+                "{}",
+            ),
+            (
+                r#"query($c: Boolean!) { products { d: details @include(if: $c) { w: weight color } } }"#,
+                r#"{"c": true}"#,
+            ),
+            (
+                r#"query($c: Boolean!) { products { d: details @include(if: $c) { w: weight color } } }"#,
+                r#"{"c": false}"#,
+            ),
+        ],
+    ),
+    (
+        "shared_root",
+        &[
+            (
+                r#"{ config { theme locale limits { pageSize maxUpload } } }"#,
+                "{}",
+            ),
+            (r#"{ featured { name price stock rating } }"#, "{}"),
+            (
+                r#"{ featured { name price } config { theme locale } }"#,
+                "{}",
+            ),
+        ],
+    ),
+    (
+        "requires_advanced",
+        &[
+            (
+                r#"{ products { p: price(currency: "GBP") price: price(currency: "JPY") eurTax finalPrice } }"#,
+                "{}",
+            ),
+            (r#"{ products { mediaCost tagScore } }"#, "{}"),
+            (r#"{ products { sellerLabel seller { score } } }"#, "{}"),
+        ],
+    ),
+    (
+        "requires_cycle",
+        &[
+            (r#"{ things { peak base } }"#, "{}"),
+            (r#"{ things { peak middle top } }"#, "{}"),
+        ],
+    ),
+    (
+        "interface_object_advanced",
+        &[
+            (
+                r#"{ accounts { id balance statement ... on Personal { birthday } } }"#,
+                "{}",
+            ),
+            (
+                r#"{ richest { __typename id owner balance ... on Business { vat } } }"#,
+                "{}",
+            ),
+            (r#"{ events { account { id owner balance } } }"#, "{}"),
+            (
+                r#"{ accounts { ... on Personal { balance birthday statement } ... on Business { balance } } }"#,
+                "{}",
+            ),
+            (r#"{ richest { ... on Business { vat } } }"#, "{}"),
+        ],
+    ),
+    (
+        "abstract_advanced",
+        &[
+            (
+                r#"{ search { __typename ... on Book { title price } ... on Pen { ink label color } } deals { ... on Book { title } ... on Mug { volume } } }"#,
+                "{}",
+            ),
+            (r#"{ items { id label ... on Book { price } } }"#, "{}"),
+        ],
+    ),
+    (
+        "robust_shapes",
+        &[
+            // Not `shared_node_interface_with_types_in_some_subgraphs`: see
+            // `PATTERN_EXCLUDED_ROOTS`.
+            (
+                r#"{ users { name favourite { owner { favourite { title owner { name } } } } } }"#,
+                "{}",
+            ),
+        ],
+    ),
+];
+const PATTERN_QUERIES: usize = 100;
+/// Root fields whose answer legitimately depends on the subgraph a gateway
+/// picks: generated operations selecting them are left out of the case.
+/// `robust_shapes`' `@shareable` `node(id:)` returns `Node` in two subgraphs
+/// that each know one implementation (a_people: User, b_things: Product), so
+/// the same id is a User through one and a Product through the other; Apollo
+/// Gateway asks a_people, we ask b_things, and both are valid plans.
+const PATTERN_EXCLUDED_ROOTS: &[(&str, &str)] = &[("robust_shapes", "node")];
+const PATTERN_SEED_BASE: u64 = 0x9a77_0000;
+
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/differential")
 }
@@ -62,8 +183,44 @@ struct Recorded {
 struct Case {
     name: String,
     subgraphs: Vec<(String, String)>,
+    /// The mocks' root seed: `root_seed.txt` in the case, or the default.
+    root_seed: String,
     supergraph: String,
     queries: Vec<Recorded>,
+}
+
+/// `DIFFERENTIAL_ONLY`: comma-separated case names (`p_*` for a prefix), or
+/// `<case>/<index>` for one query (for triage: with `DIFFERENTIAL_LOG=1` the
+/// mocks print every request both gateways send). Replay, live and record
+/// mode all see only these cases.
+struct Only {
+    cases: Vec<String>,
+    index: Option<usize>,
+}
+
+fn only() -> Option<Only> {
+    let only = std::env::var("DIFFERENTIAL_ONLY").ok()?;
+    if let Some((case, index)) = only.split_once('/') {
+        let index = index.parse().expect("DIFFERENTIAL_ONLY=<case>/<index>");
+        return Some(Only {
+            cases: vec![case.to_owned()],
+            index: Some(index),
+        });
+    }
+    Some(Only {
+        cases: only.split(',').map(|c| c.trim().to_owned()).collect(),
+        index: None,
+    })
+}
+
+/// Whether `DIFFERENTIAL_ONLY` (if set) selects the case `name`.
+fn selected(name: &str) -> bool {
+    only().is_none_or(|only| {
+        only.cases.iter().any(|c| match c.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => name == c,
+        })
+    })
 }
 
 fn load_cases() -> Vec<Case> {
@@ -78,13 +235,8 @@ fn load_cases() -> Vec<Case> {
         })
         .unwrap_or_default();
     names.sort();
-    // `DIFFERENTIAL_ONLY=<case>/<index>`: that one query, for triage (with
-    // `DIFFERENTIAL_LOG=1` the mocks print every request both gateways send).
-    let only = std::env::var("DIFFERENTIAL_ONLY").ok();
-    let only = only.as_deref().and_then(|o| o.split_once('/'));
-    if let Some((case, _)) = only {
-        names.retain(|n| n == case);
-    }
+    names.retain(|n| selected(n));
+    let index = only().and_then(|o| o.index);
     names
         .into_iter()
         .map(|name| {
@@ -93,22 +245,32 @@ fn load_cases() -> Vec<Case> {
                 std::fs::read_to_string(case_dir.join(file))
                     .unwrap_or_else(|e| panic!("{}/{file}: {e}", case_dir.display()))
             };
-            let mut subgraphs = Vec::new();
-            for sub in supergraphs::SUBGRAPH_NAMES {
-                let file = format!("{sub}.graphql");
-                if case_dir.join(&file).exists() {
-                    subgraphs.push((sub.to_owned(), read(&file)));
-                }
-            }
+            // Every `<subgraph>.graphql` beside the supergraph: `alpha`..`delta`
+            // in generated cases, the fixture's names in pattern cases.
+            let mut files: Vec<String> = std::fs::read_dir(&case_dir)
+                .unwrap_or_else(|e| panic!("{}: {e}", case_dir.display()))
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|f| f.ends_with(".graphql") && f != "supergraph.graphql")
+                .collect();
+            files.sort();
+            let subgraphs = files
+                .iter()
+                .map(|f| (f.trim_end_matches(".graphql").to_owned(), read(f)))
+                .collect();
             let mut queries: Vec<_> =
                 serde_json::from_str(&read("queries.json")).expect("queries.json parses");
-            if let Some((_, index)) = only {
-                let index: usize = index.parse().expect("DIFFERENTIAL_ONLY=<case>/<index>");
+            if let Some(index) = index {
                 queries = queries.into_iter().skip(index).take(1).collect();
             }
+            let root_seed = std::fs::read_to_string(case_dir.join("root_seed.txt")).map_or_else(
+                |_| mock::DEFAULT_ROOT_SEED.to_owned(),
+                |s| s.trim().to_owned(),
+            );
             Case {
                 name,
                 subgraphs,
+                root_seed,
                 supergraph: read("supergraph.graphql"),
                 queries,
             }
@@ -129,11 +291,11 @@ fn read_list(file: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-async fn start_mocks(subgraphs: &[(String, String)]) -> Vec<MockServer> {
+async fn start_mocks(subgraphs: &[(String, String)], root_seed: &str) -> Vec<MockServer> {
     let mut servers = Vec::new();
     for (name, sdl) in subgraphs {
         servers.push(
-            MockServer::start(name, sdl)
+            MockServer::start(name, sdl, root_seed)
                 .await
                 .unwrap_or_else(|e| panic!("mock subgraph {name}: {e}")),
         );
@@ -239,7 +401,7 @@ fn install_crypto() {
 
 /// Our answers to every query of `case`, in order.
 async fn run_case_ours(case: &Case) -> Vec<Value> {
-    let mocks = start_mocks(&case.subgraphs).await;
+    let mocks = start_mocks(&case.subgraphs, &case.root_seed).await;
     let (url, _stop) = start_gateway(&case.supergraph, &mocks).await;
     let client = reqwest::Client::new();
     let mut out = Vec::new();
@@ -415,7 +577,7 @@ async fn live_against_reference() {
     let reference_bugs = &reference_bugs;
     let cases = load_cases();
     let checks = cases.iter().map(|case| async move {
-        let mocks = start_mocks(&case.subgraphs).await;
+        let mocks = start_mocks(&case.subgraphs, &case.root_seed).await;
         let queries: Vec<(String, Value)> = case
             .queries
             .iter()
@@ -462,10 +624,219 @@ fn sorted_errors(mut response: Value) -> Value {
     response
 }
 
-/// Regenerates `cases/` from the generator and Apollo Gateway's answers.
+/// Whether `a` and `b` are the same text once their errors are sorted.
+fn equal_but_for_error_order(a: &Value, b: &Value) -> bool {
+    let a = sorted_errors(a.clone()).to_string();
+    let b = sorted_errors(b.clone()).to_string();
+    a == b
+}
+
+/// One case to record: its subgraphs, supergraph and operations.
+struct Job {
+    name: String,
+    subgraphs: Vec<(String, String)>,
+    supergraph: String,
+    root_seed: String,
+    queries: Vec<(String, Value)>,
+    /// The first line of `patterns.txt`.
+    note: String,
+}
+
+/// The generated case `case`, or `None` when `DIFFERENTIAL_ONLY` leaves it out.
+fn generated_job(case: usize, dropped: &mut usize) -> Option<Job> {
+    let name = format!("{case:02}");
+    if !selected(&name) {
+        return None;
+    }
+    let mut attempt = 0u64;
+    loop {
+        let seed = SEED_BASE + case as u64 + 1000 * attempt;
+        attempt += 1;
+        let set = supergraphs::generate(seed, case);
+        let inputs: Vec<SubgraphInput> = set
+            .subgraphs
+            .iter()
+            .map(|(name, sdl)| SubgraphInput {
+                name: name.clone(),
+                url: placeholder_url(name),
+                sdl: sdl.clone(),
+            })
+            .collect();
+        let bad_sdl = set.subgraphs.iter().find_map(|(name, sdl)| {
+            mock::MockSchema::new(sdl)
+                .err()
+                .map(|e| format!("{name}: {e}"))
+        });
+        let supergraph = match (bad_sdl, compose(&inputs)) {
+            (None, Ok(s)) => s,
+            (bad, result) => {
+                *dropped += 1;
+                println!(
+                    "record: seed {seed:#x} ({}) dropped: {}",
+                    set.patterns.join(", "),
+                    bad.unwrap_or_else(|| result.err().map(|e| e.to_string()).unwrap_or_default())
+                );
+                assert!(attempt < 50, "case {case}: nothing composes");
+                continue;
+            }
+        };
+        let parsed = Supergraph::parse(&supergraph).unwrap_or_else(|e| panic!("case {name}: {e}"));
+        let queries = queries::generate(parsed.api_schema(), seed, QUERIES_PER_CASE)
+            .into_iter()
+            .map(|q| (q.query, q.variables))
+            .collect();
+        return Some(Job {
+            name,
+            subgraphs: set.subgraphs,
+            supergraph,
+            root_seed: mock::DEFAULT_ROOT_SEED.to_owned(),
+            queries,
+            note: format!("seed {seed:#x}: {}", set.patterns.join(", ")),
+        });
+    }
+}
+
+/// The pattern case of `PATTERNS[position]`, or `None` when
+/// `DIFFERENTIAL_ONLY` leaves it out.
+fn pattern_job(position: usize) -> Option<Job> {
+    let (fixture, operations) = PATTERNS[position];
+    let name = format!("p_{fixture}");
+    if !selected(&name) {
+        return None;
+    }
+    let fixture_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(fixture);
+    let read = |file: &str| {
+        std::fs::read_to_string(fixture_dir.join(file))
+            .unwrap_or_else(|e| panic!("{}/{file}: {e}", fixture_dir.display()))
+    };
+    let mut files: Vec<String> = std::fs::read_dir(&fixture_dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", fixture_dir.display()))
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|f| f.ends_with(".graphql") && f != "supergraph.graphql")
+        .collect();
+    files.sort();
+    let subgraphs: Vec<(String, String)> = files
+        .iter()
+        .map(|f| (f.trim_end_matches(".graphql").to_owned(), read(f)))
+        .collect();
+    for (sub, sdl) in &subgraphs {
+        if let Err(e) = mock::MockSchema::new(sdl) {
+            panic!("{name}: the mock cannot serve {sub}: {e}");
+        }
+    }
+    // The committed composition (fixtures/compose.mjs), as the planner tests use it.
+    let supergraph = read("supergraph.graphql");
+    let parsed = Supergraph::parse(&supergraph).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let seed = PATTERN_SEED_BASE + position as u64;
+    let mut queries: Vec<(String, Value)> = operations
+        .iter()
+        .map(|(query, variables)| {
+            (
+                (*query).to_owned(),
+                serde_json::from_str(variables).expect("pattern variables are JSON"),
+            )
+        })
+        .collect();
+    let excluded: Vec<&str> = PATTERN_EXCLUDED_ROOTS
+        .iter()
+        .filter(|(f, _)| *f == fixture)
+        .map(|(_, root)| *root)
+        .collect();
+    let selects_excluded = |query: &str| {
+        let document =
+            apollo_compiler::ExecutableDocument::parse(parsed.api_schema(), query, "q.graphql")
+                .expect("generated operations parse");
+        document.operations.iter().any(|op| {
+            op.selection_set.selections.iter().any(|s| {
+                matches!(s, apollo_compiler::executable::Selection::Field(f) if excluded.contains(&f.name.as_str()))
+            })
+        })
+    };
+    // The generator's first operations do not depend on the count asked.
+    queries.extend(
+        queries::generate(parsed.api_schema(), seed, 4 * PATTERN_QUERIES)
+            .into_iter()
+            .filter(|q| !selects_excluded(&q.query))
+            .take(PATTERN_QUERIES)
+            .map(|q| (q.query, q.variables)),
+    );
+    let root_seed = root_seed_with_lists(&subgraphs, parsed.api_schema());
+    Some(Job {
+        name,
+        subgraphs,
+        supergraph,
+        root_seed,
+        queries,
+        note: format!(
+            "fixture {fixture}, seed {seed:#x}: {} planner-test operations, then {PATTERN_QUERIES} generated",
+            operations.len()
+        ),
+    })
+}
+
+/// The first of `root`, `root1`, `root2`, ... under which every root list
+/// field without required arguments has at least two items in every subgraph
+/// that serves it: the fixtures' root lists take no arguments, so under one
+/// unlucky seed every query would see the same empty list.
+fn root_seed_with_lists(
+    subgraphs: &[(String, String)],
+    api: &apollo_compiler::validation::Valid<apollo_compiler::Schema>,
+) -> String {
+    let lists: Vec<String> = match api.types.get("Query") {
+        Some(apollo_compiler::schema::ExtendedType::Object(q)) => q
+            .fields
+            .values()
+            .filter(|f| f.ty.is_list())
+            .filter(|f| {
+                f.arguments
+                    .iter()
+                    .all(|a| !a.ty.is_non_null() || a.default_value.is_some())
+            })
+            .map(|f| f.name.to_string())
+            .collect(),
+        _ => Vec::new(),
+    };
+    for attempt in 0..100 {
+        let seed = match attempt {
+            0 => mock::DEFAULT_ROOT_SEED.to_owned(),
+            n => format!("{}{n}", mock::DEFAULT_ROOT_SEED),
+        };
+        let all_long = subgraphs.iter().all(|(name, sdl)| {
+            let m = mock::MockSchema::new(sdl)
+                .unwrap_or_else(|e| panic!("mock subgraph {name}: {e}"))
+                .with_root_seed(&seed);
+            lists.iter().all(|field| {
+                let query = format!("{{ {field} {{ __typename }} }}");
+                // A subgraph without the field answers a validation error.
+                match m
+                    .execute(&json!({ "query": query }))
+                    .pointer(&format!("/data/{field}"))
+                {
+                    Some(Value::Array(items)) => items.len() >= 2,
+                    Some(_) => false,
+                    None => true,
+                }
+            })
+        });
+        if all_long {
+            return seed;
+        }
+    }
+    panic!("no root seed gives every root list two items");
+}
+
+/// Records the cases `DIFFERENTIAL_ONLY` selects (all when unset) from the
+/// generator or the pattern fixtures and Apollo Gateway's answers; the other
+/// cases stay as they are.
 async fn record() {
     if let Err(reason) = node_ready() {
         panic!("record mode needs the reference: {reason}");
+    }
+    if only().is_some_and(|o| o.index.is_some()) {
+        panic!("record mode records whole cases: DIFFERENTIAL_ONLY=<case>[,<case>...]");
     }
     let reference_bugs = read_list("reference_bugs.txt");
     let old: BTreeMap<String, Vec<Recorded>> = load_cases()
@@ -473,86 +844,56 @@ async fn record() {
         .map(|c| (c.name, c.queries))
         .collect();
     let root = dir().join("cases");
-    let _ = std::fs::remove_dir_all(&root);
-    let mut dropped = 0;
-    let mut generated: Vec<(String, u64, supergraphs::Generated, String)> = Vec::new();
-    for case in 0..CASES {
-        let mut attempt = 0u64;
-        loop {
-            let seed = SEED_BASE + case as u64 + 1000 * attempt;
-            attempt += 1;
-            let set = supergraphs::generate(seed, case);
-            let inputs: Vec<SubgraphInput> = set
-                .subgraphs
-                .iter()
-                .map(|(name, sdl)| SubgraphInput {
-                    name: name.clone(),
-                    url: placeholder_url(name),
-                    sdl: sdl.clone(),
-                })
-                .collect();
-            let bad_sdl = set.subgraphs.iter().find_map(|(name, sdl)| {
-                mock::MockSchema::new(sdl)
-                    .err()
-                    .map(|e| format!("{name}: {e}"))
-            });
-            let supergraph = match (bad_sdl, compose(&inputs)) {
-                (None, Ok(s)) => s,
-                (bad, result) => {
-                    dropped += 1;
-                    println!(
-                        "record: seed {seed:#x} ({}) dropped: {}",
-                        set.patterns.join(", "),
-                        bad.unwrap_or_else(|| result
-                            .err()
-                            .map(|e| e.to_string())
-                            .unwrap_or_default())
-                    );
-                    assert!(attempt < 50, "case {case}: nothing composes");
-                    continue;
-                }
-            };
-            generated.push((format!("{case:02}"), seed, set, supergraph));
-            break;
-        }
+    if only().is_none() {
+        let _ = std::fs::remove_dir_all(&root);
     }
-    let runs = generated.iter().map(|(name, seed, set, supergraph)| {
+    let mut dropped = 0;
+    let mut jobs: Vec<Job> = (0..CASES)
+        .filter_map(|case| generated_job(case, &mut dropped))
+        .collect();
+    jobs.extend((0..PATTERNS.len()).filter_map(pattern_job));
+    let runs = jobs.iter().map(|job| {
         let root = root.clone();
-        let old = old.get(name).cloned().unwrap_or_default();
+        let old = old.get(&job.name).cloned().unwrap_or_default();
         let reference_bugs = &reference_bugs;
         async move {
-            let parsed =
-                Supergraph::parse(supergraph).unwrap_or_else(|e| panic!("case {name}: {e}"));
-            let queries: Vec<(String, Value)> =
-                queries::generate(parsed.api_schema(), *seed, QUERIES_PER_CASE)
-                    .into_iter()
-                    .map(|q| (q.query, q.variables))
-                    .collect();
-            let mocks = start_mocks(&set.subgraphs).await;
-            let answers = run_reference(supergraph, &mocks, &queries).await;
+            let name = &job.name;
+            let mocks = start_mocks(&job.subgraphs, &job.root_seed).await;
+            let answers = run_reference(&job.supergraph, &mocks, &job.queries).await;
             let case_dir = root.join(name);
+            let _ = std::fs::remove_dir_all(&case_dir);
             std::fs::create_dir_all(&case_dir).expect("case directory");
-            for (sub, sdl) in &set.subgraphs {
+            for (sub, sdl) in &job.subgraphs {
                 std::fs::write(case_dir.join(format!("{sub}.graphql")), sdl)
                     .expect("write subgraph");
             }
-            std::fs::write(case_dir.join("supergraph.graphql"), supergraph)
+            std::fs::write(case_dir.join("supergraph.graphql"), &job.supergraph)
                 .expect("write supergraph");
-            std::fs::write(
-                case_dir.join("patterns.txt"),
-                format!("seed {seed:#x}: {}\n", set.patterns.join(", ")),
-            )
-            .expect("write patterns");
-            let recorded: Vec<Recorded> = queries
-                .into_iter()
+            std::fs::write(case_dir.join("patterns.txt"), format!("{}\n", job.note))
+                .expect("write patterns");
+            if job.root_seed != mock::DEFAULT_ROOT_SEED {
+                std::fs::write(
+                    case_dir.join("root_seed.txt"),
+                    format!("{}\n", job.root_seed),
+                )
+                .expect("write root seed");
+            }
+            let recorded: Vec<Recorded> = job
+                .queries
+                .iter()
+                .cloned()
                 .zip(answers)
                 .enumerate()
                 .map(|(i, ((query, variables), response))| {
-                    // A reference bug keeps the hand-checked answer committed before.
+                    // A reference bug keeps the hand-checked answer committed
+                    // before, and an answer equal to the committed one but for
+                    // the order of its errors keeps the committed text (cases
+                    // recorded before errors were sorted do not churn).
                     let response = match old.get(i) {
                         Some(kept)
-                            if reference_bugs.contains_key(&format!("{name}/{i}"))
-                                && kept.query == query =>
+                            if kept.query == query
+                                && (reference_bugs.contains_key(&format!("{name}/{i}"))
+                                    || equal_but_for_error_order(&kept.response, &response)) =>
                         {
                             kept.response.clone()
                         }
@@ -575,7 +916,7 @@ async fn record() {
         .collect::<Vec<()>>()
         .await;
     println!(
-        "record: {} supergraphs, {dropped} generated sets dropped (did not compose)",
-        generated.len()
+        "record: {} cases, {dropped} generated sets dropped (did not compose)",
+        jobs.len()
     );
 }

@@ -70,6 +70,9 @@ directive @interfaceObject on OBJECT
 directive @tag(name: String!) repeatable on FIELD_DEFINITION | OBJECT | INTERFACE | UNION | ARGUMENT_DEFINITION | SCALAR | ENUM | ENUM_VALUE | INPUT_OBJECT | INPUT_FIELD_DEFINITION
 "#;
 
+/// The root seed of the generated cases.
+pub const DEFAULT_ROOT_SEED: &str = "root";
+
 #[derive(Debug, thiserror::Error)]
 pub enum MockError {
     #[error("subgraph SDL does not validate: {0}")]
@@ -84,16 +87,28 @@ pub struct MockSchema {
     sdl: String,
     schema: Valid<Schema>,
     requires: HashMap<(String, String), Valid<FieldSet>>,
+    /// The seed of the query root (`"root"` unless a case picks another).
+    root_seed: String,
 }
 
 impl MockSchema {
     /// Reads a subgraph SDL whose federation `@link` (if any) is a leading
-    /// `extend schema ...` block ended by a blank line, importing directives
-    /// under their plain names.
+    /// `extend schema ...` block (its first line and the indented lines after
+    /// it), importing directives under their plain names.
     pub fn new(sdl: &str) -> Result<Self, MockError> {
-        let body = match sdl.trim_start().strip_prefix("extend schema") {
-            Some(rest) => rest.split_once("\n\n").map_or("", |(_, body)| body),
-            None => sdl,
+        let sdl_start = sdl.trim_start();
+        let body = if sdl_start.starts_with("extend schema") {
+            let mut lines = sdl_start.split_inclusive('\n');
+            let mut skipped = lines.next().map_or(0, str::len);
+            for line in lines {
+                if !line.starts_with([' ', '\t']) {
+                    break;
+                }
+                skipped += line.len();
+            }
+            &sdl_start[skipped..]
+        } else {
+            sdl
         };
         let plain = Schema::parse(body, "subgraph.graphql")
             .map_err(|e| MockError::Schema(e.errors.to_string()))?;
@@ -155,7 +170,15 @@ impl MockSchema {
             sdl: sdl.to_owned(),
             schema,
             requires,
+            root_seed: DEFAULT_ROOT_SEED.to_owned(),
         })
+    }
+
+    /// The same schema with another root seed: every root field (and so all
+    /// data) changes, e.g. to make a root list without arguments non-empty.
+    pub fn with_root_seed(mut self, root_seed: &str) -> Self {
+        self.root_seed = root_seed.to_owned();
+        self
     }
 
     /// Executes one GraphQL request body; always a GraphQL response.
@@ -182,7 +205,7 @@ impl MockSchema {
         let root = Obj {
             mock: self,
             ty: "Query".into(),
-            seed: "root".into(),
+            seed: self.root_seed.clone(),
             rep: None,
         };
         match execution
@@ -491,8 +514,8 @@ impl Drop for MockServer {
 }
 
 impl MockServer {
-    pub async fn start(name: &str, sdl: &str) -> Result<Self, MockError> {
-        let mock = Arc::new(MockSchema::new(sdl)?);
+    pub async fn start(name: &str, sdl: &str, root_seed: &str) -> Result<Self, MockError> {
+        let mock = Arc::new(MockSchema::new(sdl)?.with_root_seed(root_seed));
         let router = axum::Router::new()
             .route(
                 "/graphql",
