@@ -3,6 +3,8 @@
 //!
 //! - planning the nested demo query: parse + validate + plan from scratch,
 //!   and the same answered from the plan cache;
+//! - planning from scratch the heaviest operation of four federation-pattern
+//!   fixtures, and an operation over a supergraph of 301 types;
 //! - the executor's work on a ~1 MB federated response, without the network:
 //!   parse the subgraph bodies, read representations, merge the entities
 //!   back into the tree, and write the client's response.
@@ -31,6 +33,44 @@ fn supergraph_sdl() -> String {
     std::fs::read_to_string(path).expect("schema/supergraph.graphql")
 }
 
+/// (benchmark name, supergraph file relative to the crate, operation). The
+/// fixtures' operations are the heaviest of their tests in `tests/planner.rs`.
+/// `bench/wide-supergraph.graphql` is the three subgraphs of
+/// `bench/gen_wide_subgraphs.py` composed by `switchyard compose` (100 entity
+/// types each, every type's `other` owned by the next subgraph); the
+/// operation's three roots hop through all three subgraphs several times.
+const COLD_PLANS: &[(&str, &str, &str)] = &[
+    (
+        "plan/cold: parent_entity, value types split, back to the parent entity",
+        "tests/fixtures/parent_entity/supergraph.graphql",
+        "{ products { name details { weight color origin { country port } } variants { size stock } } }",
+    ),
+    (
+        "plan/cold: requires_advanced, @requires of a provided field and a required chain",
+        "tests/fixtures/requires_advanced/supergraph.graphql",
+        "{ products { sellerLabel seller { score } } }",
+    ),
+    (
+        "plan/cold: interface_object_advanced, @interfaceObject fields per implementation",
+        "tests/fixtures/interface_object_advanced/supergraph.graphql",
+        "{ accounts { ... on Personal { balance birthday statement } ... on Business { balance } } }",
+    ),
+    (
+        "plan/cold: requires_cycle, circular @requires with the intermediate fields",
+        "tests/fixtures/requires_cycle/supergraph.graphql",
+        "{ things { peak middle top } }",
+    ),
+    (
+        "plan/cold: wide supergraph (301 types), three roots across three subgraphs",
+        "../bench/wide-supergraph.graphql",
+        r#"{
+  a: getT0_5(id: "1") { name count next { name other { name count next { name other { name list { count other { name next { name other { id name } } } } } } } } }
+  b: getT1_50(id: "2") { name list { name other { count list { other { name } } } } }
+  c: getT2_99(id: "3") { next { other { next { other { next { other { name } } } } } } }
+}"#,
+    ),
+];
+
 fn planning(c: &mut Criterion) {
     let sdl = supergraph_sdl();
     let supergraph = Arc::new(Supergraph::parse(&sdl).expect("supergraph"));
@@ -42,6 +82,20 @@ fn planning(c: &mut Criterion) {
                 .expect("plans")
         })
     });
+
+    for (name, file, operation) in COLD_PLANS {
+        let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
+        let sdl = std::fs::read_to_string(&path).expect("bench supergraph");
+        let supergraph = Arc::new(Supergraph::parse(&sdl).expect("supergraph"));
+        let planner = Planner::new(supergraph).expect("planner");
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                planner
+                    .plan_source(black_box(operation), None, &PlanOptions::default())
+                    .expect("plans")
+            })
+        });
+    }
 
     let _ = rustls::crypto::ring::default_provider().install_default();
     let gateway = gateway::build(GatewayConfig::default(), &sdl).expect("gateway");
