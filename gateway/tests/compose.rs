@@ -576,6 +576,31 @@ fn round_trip_fixtures_plan_like_the_reference() {
             "inaccessible",
             "{ user(id: \"1\") { name role lastLogin } badges { label awardedAt } }",
         ),
+        (
+            "parent_entity",
+            "{ products { name details { weight color origin { country port } } seller { rating profile { bio avatar } } } }",
+        ),
+        (
+            "shared_root",
+            "{ config { theme locale limits { pageSize maxUpload } } featured { name price rating } }",
+        ),
+        (
+            "requires_advanced",
+            "{ products { p: price(currency: \"GBP\") eurTax finalPrice mediaCost tagScore sellerLabel seller { score } } }",
+        ),
+        ("requires_cycle", "{ things { peak middle top } }"),
+        (
+            "interface_object_advanced",
+            "{ accounts { id balance statement ... on Personal { birthday } } richest { ... on Business { vat } } }",
+        ),
+        (
+            "abstract_advanced",
+            "{ items { id label ... on Book { price } } deals { ... on Book { title } ... on Mug { volume } } }",
+        ),
+        (
+            "robust_shapes",
+            "{ users { name favourite { owner { favourite { title } } } } }",
+        ),
     ];
     for (fixture, query) in cases {
         let dir = manifest().join("tests/fixtures").join(fixture);
@@ -593,6 +618,24 @@ fn round_trip_fixtures_plan_like_the_reference() {
         assert!(!expected.starts_with("error:"), "{fixture}: {expected}");
         assert_eq!(expected, plan(&ours), "{fixture}: plans differ for {query}");
     }
+}
+
+#[test]
+fn a_shared_field_returning_a_subtype_composes_to_the_supertype() {
+    // `Query.pet` is `Cat` in a_cats and `Animal` in b_zoo: the supergraph
+    // says `Animal` and records each subgraph's own type, which the planner
+    // needs to ask a_cats nothing but `Cat`. (The reference composer keeps
+    // `Cat` and drops the per-subgraph types, so the fixture is ours.)
+    let dir = manifest().join("tests/fixtures/type_mismatch");
+    let ours = compose(&subgraphs_in(&dir)).expect("composes");
+    assert!(
+        ours.contains(
+            r#"pet: Animal @join__field(graph: A_CATS, type: "Cat") @join__field(graph: B_ZOO, type: "Animal")"#
+        ),
+        "{ours}"
+    );
+    let committed = std::fs::read_to_string(dir.join("supergraph.graphql")).expect("fixture");
+    assert_eq!(committed, ours, "fixture is our composition");
 }
 
 // ---- live subgraphs: `_service { sdl }`, retry, hot swap ----------------------

@@ -730,3 +730,21 @@ fn unsatisfiable_field_is_refused_naming_it() {
         )
         .expect("plans");
 }
+
+#[test]
+fn shared_field_returning_an_object_in_one_subgraph_and_an_interface_in_another() {
+    // a_cats returns `Cat` where the supergraph says `Animal`: it is asked
+    // nothing about dogs.
+    snapshot!(
+        "type_mismatch",
+        r#"{ pet { name ... on Cat { meow } ... on Dog { bark } } }"#
+    );
+}
+
+#[test]
+fn shared_field_with_a_subtype_answered_where_more_resolves() {
+    snapshot!(
+        "type_mismatch",
+        r#"{ pet { id name ... on Cat { meow purr } ... on Dog { bark } } }"#
+    );
+}

@@ -315,6 +315,27 @@ impl QueryGraph {
         })
     }
 
+    /// The named type `type.field` returns in `graph` when it differs from
+    /// the supergraph's `output` (a subtype: `@join__field(type:)`).
+    pub(crate) fn field_type_in(
+        &self,
+        type_name: &str,
+        field: &str,
+        graph: SubgraphId,
+        output: &str,
+    ) -> Option<Name> {
+        let in_graph = self
+            .type_info(type_name)?
+            .fields
+            .get(field)?
+            .graphs
+            .get(&graph)?
+            .type_in_graph
+            .as_deref()?;
+        let named = in_graph.trim_matches(|c| matches!(c, '[' | ']' | '!'));
+        (named != output).then(|| Name::new(named).ok()).flatten()
+    }
+
     /// Whether `graph` knows the interface `type_name` only as an `@interfaceObject`.
     pub(crate) fn is_interface_object(&self, type_name: &str, graph: SubgraphId) -> bool {
         self.type_info(type_name)

@@ -280,10 +280,15 @@ impl fmt::Display for SelectionSet {
                     // each on the field, typeless fragments carry the rest.
                     let mut on_field: Vec<&Condition> = Vec::new();
                     let mut wrappers = 0;
+                    // On `__typename` every condition travels as a fragment:
+                    // async-graphql does not count a variable used only
+                    // there, and rejects the operation.
+                    let typename = field.name == "__typename";
                     for condition in &field.conditions.0 {
-                        if on_field
-                            .iter()
-                            .any(|c| c.include_when == condition.include_when)
+                        if typename
+                            || on_field
+                                .iter()
+                                .any(|c| c.include_when == condition.include_when)
                         {
                             let directive = if condition.include_when {
                                 "include"

@@ -198,6 +198,7 @@ impl<'g> Builder<'g> {
             // Inputs fetched through a further hop keep their aliases there.
             input_aliases: ctx.input_aliases.clone(),
             anchor: None,
+            narrowed_to: None,
         };
         let mut child_ctx = child_ctx;
         // Going back from here is best done from where this entity was

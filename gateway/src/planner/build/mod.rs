@@ -90,6 +90,10 @@ struct Ctx<'g> {
     /// reachable from here resolves is fetched by going back to it and down
     /// the same path in a subgraph that resolves the whole path.
     anchor: Option<Rc<Anchor<'g>>>,
+    /// The field that led here returns, in this subgraph, a subtype of
+    /// `parent_type` (`@join__field(type:)`): only its possible types can
+    /// show up, and only fragments on them are valid there.
+    narrowed_to: Option<Name>,
 }
 
 #[derive(Clone)]
@@ -273,6 +277,7 @@ impl<'g> Builder<'g> {
             level: &[],
             input_aliases: Rc::default(),
             anchor: None,
+            narrowed_to: None,
         };
         let mut ctx = ctx;
         // Query root fields can be fetched again from any subgraph; a
@@ -392,7 +397,7 @@ impl<'g> Builder<'g> {
         }
         // Only the object types that both the parent and the condition allow,
         // and that this subgraph can return here, can show up.
-        let runtime: Vec<Name> = self.graph.possible_in(&ctx.parent_type, subgraph);
+        let runtime: Vec<Name> = self.runtime_types(ctx);
         let narrowed: Vec<Name> = self
             .graph
             .possible_types(condition)
@@ -423,6 +428,7 @@ impl<'g> Builder<'g> {
             let mut inner = ctx.clone();
             inner.position.push(index);
             inner.parent_type = target.clone();
+            inner.narrowed_to = None;
             inner.depth += 1;
             if self.graph.has_keys(&target) && !self.graph.is_abstract(&target) {
                 inner.anchored_here();
@@ -435,6 +441,21 @@ impl<'g> Builder<'g> {
             );
         }
         Ok(contributors)
+    }
+
+    /// Object types that can show up at `ctx` in its subgraph.
+    fn runtime_types(&self, ctx: &Ctx<'g>) -> Vec<Name> {
+        self.graph
+            .possible_in(&ctx.parent_type, self.subgraph_of(ctx))
+            .into_iter()
+            .filter(|t| self.narrowed_allows(ctx, t))
+            .collect()
+    }
+
+    fn narrowed_allows(&self, ctx: &Ctx<'g>, object: &Name) -> bool {
+        ctx.narrowed_to
+            .as_ref()
+            .is_none_or(|narrowed| self.graph.possible_types(narrowed).contains(object))
     }
 
     fn plan_field(
@@ -476,6 +497,9 @@ impl<'g> Builder<'g> {
             || self
                 .graph
                 .possible_in(&ctx.parent_type, subgraph)
+                .into_iter()
+                .filter(|t| self.narrowed_allows(ctx, t))
+                .collect::<Vec<_>>()
                 .iter()
                 .all(|object| {
                     self.graph
@@ -512,7 +536,7 @@ impl<'g> Builder<'g> {
             return self.add_field_here(ctx, field, local.provides);
         }
         if self.graph.is_abstract(&ctx.parent_type) && (local.is_none() || !consistent) {
-            let objects = self.graph.possible_in(&ctx.parent_type, subgraph);
+            let objects = self.runtime_types(ctx);
             let all_local = !objects.is_empty()
                 && objects.iter().all(|object| {
                     self.graph
@@ -608,6 +632,12 @@ impl<'g> Builder<'g> {
                 .extend(std::iter::repeat_n(PathElement::List, field.list_depth));
             inner.conditions = ctx.conditions.union(&field.conditions);
             inner.provided = provides;
+            inner.narrowed_to = self.graph.field_type_in(
+                &ctx.parent_type,
+                &field.name,
+                self.subgraph_of(ctx),
+                &field.output_type,
+            );
             inner.level = &field.selections;
             inner.depth += 1;
             if self.graph.has_keys(&field.output_type)

@@ -229,6 +229,7 @@ impl<'g> Builder<'g> {
         };
         inner.anchor = None;
         inner.provided = None;
+        inner.narrowed_to = None;
         // Down the same path, under the same response keys.
         for step in &anchor.steps {
             self.spend()?;
@@ -250,6 +251,12 @@ impl<'g> Builder<'g> {
                             &Conditions::default(),
                         )?;
                     }
+                    inner.narrowed_to = self.graph.field_type_in(
+                        &inner.parent_type,
+                        &step.name,
+                        target,
+                        &step.output_type,
+                    );
                     inner.parent_type = step.output_type.clone();
                     inner
                         .path
@@ -267,6 +274,7 @@ impl<'g> Builder<'g> {
                         .add_fragment(type_condition);
                     inner.position.push(index);
                     inner.parent_type = type_condition.clone();
+                    inner.narrowed_to = None;
                     inner.depth += 1;
                 }
             }

@@ -459,8 +459,15 @@ impl TypeCtx<'_> {
                 .iter()
                 .filter_map(|(g, t)| t.fields.get(name).map(|f| (*g, *t, f)))
                 .collect();
+            let is_subtype = |sub: &Name, sup: &Name| {
+                self.graphs.iter().any(|g| {
+                    g.types.get(sub).is_some_and(|t| t.implements.contains(sup))
+                        || g.types.get(sup).is_some_and(|t| t.members.contains(sub))
+                })
+            };
             let field_ty = match merge_output_type(
                 &entries.iter().map(|e| (e.0, &e.2.ty)).collect::<Vec<_>>(),
+                &is_subtype,
             ) {
                 Some(t) => t,
                 None => {
@@ -563,8 +570,14 @@ impl TypeCtx<'_> {
                     used_overridden: false,
                 });
             }
+            // A root field returning a subtype of its supergraph type in some
+            // subgraph says so, as on any other type: the planner must ask
+            // that subgraph within the subtype.
+            let subtyped = entries
+                .iter()
+                .any(|e| e.2.ty.inner_named_type() != field_ty.inner_named_type());
             if is_query && !any_override {
-                if self.graphs.len() > 1 && !defined_everywhere {
+                if self.graphs.len() > 1 && (!defined_everywhere || subtyped) {
                     join = candidates
                         .into_iter()
                         .map(|j| JoinField {
@@ -830,27 +843,42 @@ fn normalized(fields: &str) -> String {
     fieldset::normalize(fields).unwrap_or_else(|_| fields.to_owned())
 }
 
-/// One shape for every subgraph's type of an output field: the same named type
-/// and list structure, nullable wherever some subgraph is nullable.
-fn merge_output_type(types: &[(GraphIdx, &ast::Type)]) -> Option<ast::Type> {
-    merge_types(types, false)
+/// One shape for every subgraph's type of an output field: the same list
+/// structure, nullable wherever some subgraph is nullable, and the most
+/// general named type where subgraphs return a subtype of it (an object in
+/// one, an interface or union it belongs to in another): each subgraph's
+/// own type is then recorded with `@join__field(type:)`.
+fn merge_output_type(
+    types: &[(GraphIdx, &ast::Type)],
+    is_subtype: &dyn Fn(&Name, &Name) -> bool,
+) -> Option<ast::Type> {
+    merge_types(types, false, is_subtype)
 }
 
-/// Input positions take the strictest nullability.
+/// Input positions take the strictest nullability and the same named type.
 fn merge_input_type(types: &[(GraphIdx, &ast::Type)]) -> Option<ast::Type> {
-    merge_types(types, true)
+    merge_types(types, true, &|_, _| false)
 }
 
-fn merge_types(types: &[(GraphIdx, &ast::Type)], strict: bool) -> Option<ast::Type> {
+fn merge_types(
+    types: &[(GraphIdx, &ast::Type)],
+    strict: bool,
+    is_subtype: &dyn Fn(&Name, &Name) -> bool,
+) -> Option<ast::Type> {
     let mut iter = types.iter().map(|(_, t)| (*t).clone());
     let mut merged = iter.next()?;
     for t in iter {
-        merged = merge_two(&merged, &t, strict)?;
+        merged = merge_two(&merged, &t, strict, is_subtype)?;
     }
     Some(merged)
 }
 
-fn merge_two(a: &ast::Type, b: &ast::Type, strict: bool) -> Option<ast::Type> {
+fn merge_two(
+    a: &ast::Type,
+    b: &ast::Type,
+    strict: bool,
+    is_subtype: &dyn Fn(&Name, &Name) -> bool,
+) -> Option<ast::Type> {
     use ast::Type as T;
     let non_null = if strict {
         a.is_non_null() || b.is_non_null()
@@ -859,13 +887,16 @@ fn merge_two(a: &ast::Type, b: &ast::Type, strict: bool) -> Option<ast::Type> {
     };
     let inner = match (a, b) {
         (T::Named(x) | T::NonNullNamed(x), T::Named(y) | T::NonNullNamed(y)) => {
-            if x != y {
+            if x == y || is_subtype(x, y) {
+                T::Named(y.clone())
+            } else if is_subtype(y, x) {
+                T::Named(x.clone())
+            } else {
                 return None;
             }
-            T::Named(x.clone())
         }
         (T::List(x) | T::NonNullList(x), T::List(y) | T::NonNullList(y)) => {
-            T::List(Box::new(merge_two(x, y, strict)?))
+            T::List(Box::new(merge_two(x, y, strict, is_subtype)?))
         }
         _ => return None,
     };
