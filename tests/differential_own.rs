@@ -23,10 +23,12 @@
 //! `createdAt` is set to "now" at seed time, so every RFC 3339 timestamp is
 //! compared (and recorded) as `<DateTime>`.
 
+#[path = "../gateway/tests/differential/harness.rs"]
+mod harness;
 #[path = "differential_own/queries.rs"]
 mod queries;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -129,21 +131,6 @@ async fn start_gateway(subgraphs: &Subgraphs) -> (String, oneshot::Sender<()>) {
     (url, stop)
 }
 
-async fn post(client: &reqwest::Client, url: &str, query: &str, variables: &Value) -> Value {
-    let response = client
-        .post(url)
-        .json(&json!({"query": query, "variables": variables}))
-        .send()
-        .await;
-    match response {
-        Ok(r) => r
-            .json::<Value>()
-            .await
-            .unwrap_or_else(|e| json!({"errors": [{"message": format!("body: {e}")}]})),
-        Err(e) => json!({"errors": [{"message": format!("request: {e}")}]}),
-    }
-}
-
 /// `DIFFERENTIAL_ONLY=<index>`: the one query to run.
 fn only() -> Option<usize> {
     std::env::var("DIFFERENTIAL_ONLY")
@@ -190,10 +177,7 @@ fn normalized(response: &Value) -> Value {
     fn walk(v: &Value) -> Value {
         match v {
             Value::String(s) if is_timestamp(s) => json!("<DateTime>"),
-            Value::Number(n) if n.is_f64() => match n.as_f64() {
-                Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => json!(f as i64),
-                _ => v.clone(),
-            },
+            Value::Number(_) => harness::integral_float(v).unwrap_or_else(|| v.clone()),
             Value::Array(items) => Value::Array(items.iter().map(walk).collect()),
             Value::Object(map) => {
                 Value::Object(map.iter().map(|(k, v)| (k.clone(), walk(v))).collect())
@@ -225,45 +209,6 @@ fn is_timestamp(s: &str) -> bool {
         && b[16] == b':'
 }
 
-/// Why `actual` does not match `expected`: `data` must be equal with keys in
-/// the same order; errors must be present in both or neither, at the same set
-/// of paths (messages differ between gateways).
-fn difference(expected: &Value, actual: &Value) -> Option<String> {
-    let (expected, actual) = (normalized(expected), normalized(actual));
-    let data = |v: &Value| v.get("data").cloned().unwrap_or(Value::Null);
-    let (want, got) = (data(&expected), data(&actual));
-    // Serialized, so that key order counts (Map equality ignores it).
-    let (want_text, got_text) = (want.to_string(), got.to_string());
-    if want_text != got_text {
-        let reason = if want == got {
-            "data key order"
-        } else {
-            "data"
-        };
-        return Some(format!("{reason}: expected {want} got {got}"));
-    }
-    let paths = |v: &Value| -> Option<BTreeSet<String>> {
-        v.get("errors")
-            .and_then(Value::as_array)
-            .filter(|errors| !errors.is_empty())
-            .map(|errors| {
-                errors
-                    .iter()
-                    .map(|e| e.get("path").map(Value::to_string).unwrap_or_default())
-                    .collect()
-            })
-    };
-    match (paths(&expected), paths(&actual)) {
-        (None, None) => None,
-        (Some(a), Some(b)) if a == b => None,
-        _ => Some(format!(
-            "errors: expected {} got {}",
-            expected.get("errors").unwrap_or(&Value::Null),
-            actual.get("errors").unwrap_or(&Value::Null)
-        )),
-    }
-}
-
 /// Our gateway's answers to `queries`, in order, a few in flight at a time.
 async fn run_ours(queries: &[(String, Value)]) -> Vec<Value> {
     let subgraphs = Subgraphs::start().await;
@@ -273,51 +218,6 @@ async fn run_ours(queries: &[(String, Value)]) -> Vec<Value> {
         .buffered(4)
         .collect()
         .await
-}
-
-fn node_ready() -> Result<(), String> {
-    if !reference_dir()
-        .join("node_modules/@apollo/gateway")
-        .exists()
-    {
-        return Err("gateway/tests/differential/node_modules missing (run `npm ci` there)".into());
-    }
-    match std::process::Command::new("node").arg("--version").output() {
-        Ok(o) if o.status.success() => Ok(()),
-        _ => Err("`node` not found".into()),
-    }
-}
-
-/// Apollo Gateway's answers to `queries`, in order, in front of fresh seeded
-/// subgraphs (the supergraph's URLs replaced by theirs).
-async fn run_reference(queries: &[(String, Value)]) -> Vec<Value> {
-    let subgraphs = Subgraphs::start().await;
-    let input = json!({
-        "supergraph": supergraph_sdl(),
-        "urls": subgraphs.urls(),
-        "queries": queries.iter().map(|(q, v)| json!({"query": q, "variables": v})).collect::<Vec<_>>(),
-    });
-    let mut file = tempfile::NamedTempFile::new().expect("temp file");
-    std::io::Write::write_all(&mut file, input.to_string().as_bytes())
-        .expect("write reference input");
-    let path = file.path().to_owned();
-    let script = reference_dir().join("reference.mjs");
-    // Blocking: the subgraphs keep serving on the runtime's other threads.
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("node")
-            .arg(script)
-            .arg(path)
-            .output()
-    })
-    .await
-    .expect("reference task")
-    .expect("node runs");
-    assert!(
-        output.status.success(),
-        "reference.mjs failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("reference output is JSON")
 }
 
 /// Generates the queries and records Apollo Gateway's answers; a query in
@@ -494,4 +394,28 @@ async fn live_against_reference() {
         "the fixture differs from the reference:\n{}",
         stale.join("\n")
     );
+}
+
+use harness::post;
+
+/// [`harness::difference`] on the normalized answers.
+fn difference(expected: &Value, actual: &Value) -> Option<String> {
+    harness::difference(&normalized(expected), &normalized(actual))
+}
+
+fn node_ready() -> Result<(), String> {
+    harness::node_ready(&reference_dir())
+}
+
+/// Apollo Gateway's answers to `queries`, in order, in front of fresh seeded
+/// subgraphs (the supergraph's URLs replaced by theirs).
+async fn run_reference(queries: &[(String, Value)]) -> Vec<Value> {
+    let subgraphs = Subgraphs::start().await;
+    harness::run_reference(
+        &reference_dir(),
+        &supergraph_sdl(),
+        json!(subgraphs.urls()),
+        queries,
+    )
+    .await
 }

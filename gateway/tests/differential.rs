@@ -27,6 +27,8 @@
 //! optional `root_seed.txt` changes the mocks' root seed (so that root lists
 //! without arguments are not empty).
 
+#[path = "differential/harness.rs"]
+mod harness;
 #[path = "differential/mock.rs"]
 mod mock;
 #[path = "differential/queries.rs"]
@@ -34,7 +36,7 @@ mod queries;
 #[path = "differential/gen.rs"]
 mod supergraphs;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -43,6 +45,7 @@ use futures::future::join_all;
 use gateway::GatewayConfig;
 use gateway::supergraph::Supergraph;
 use gateway::supergraph::compose::{SubgraphInput, compose};
+use harness::post;
 use mock::MockServer;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -324,77 +327,6 @@ async fn start_gateway(supergraph: &str, mocks: &[MockServer]) -> (String, onesh
     (url, stop)
 }
 
-async fn post(client: &reqwest::Client, url: &str, query: &str, variables: &Value) -> Value {
-    let response = client
-        .post(url)
-        .json(&json!({"query": query, "variables": variables}))
-        .send()
-        .await;
-    match response {
-        Ok(r) => r
-            .json::<Value>()
-            .await
-            .unwrap_or_else(|e| json!({"errors": [{"message": format!("body: {e}")}]})),
-        Err(e) => json!({"errors": [{"message": format!("request: {e}")}]}),
-    }
-}
-
-/// Why `actual` does not match `expected`: `data` must be equal with keys in
-/// the same order; errors must be present in both or neither, at the same set
-/// of paths (messages differ between gateways).
-fn difference(expected: &Value, actual: &Value) -> Option<String> {
-    let data = |v: &Value| integral_floats(v.get("data").cloned().unwrap_or(Value::Null));
-    let (want, got) = (data(expected), data(actual));
-    // Serialized, so that key order counts (Map equality ignores it).
-    let (want_text, got_text) = (want.to_string(), got.to_string());
-    if want_text != got_text {
-        let reason = if want == got {
-            "data key order"
-        } else {
-            "data"
-        };
-        return Some(format!("{reason}: expected {want} got {got}"));
-    }
-    let paths = |v: &Value| -> Option<BTreeSet<String>> {
-        v.get("errors")
-            .and_then(Value::as_array)
-            .filter(|errors| !errors.is_empty())
-            .map(|errors| {
-                errors
-                    .iter()
-                    .map(|e| e.get("path").map(Value::to_string).unwrap_or_default())
-                    .collect()
-            })
-    };
-    match (paths(expected), paths(actual)) {
-        (None, None) => None,
-        (Some(a), Some(b)) if a == b => None,
-        _ => Some(format!(
-            "errors: expected {} got {}",
-            expected.get("errors").unwrap_or(&Value::Null),
-            actual.get("errors").unwrap_or(&Value::Null)
-        )),
-    }
-}
-
-/// `2.0` as `2`: JavaScript prints integral floats without the fraction,
-/// and both are the same JSON number.
-fn integral_floats(v: Value) -> Value {
-    match v {
-        Value::Number(n) if n.is_f64() => match n.as_f64() {
-            Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => json!(f as i64),
-            _ => Value::Number(n),
-        },
-        Value::Array(items) => Value::Array(items.into_iter().map(integral_floats).collect()),
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k, integral_floats(v)))
-                .collect(),
-        ),
-        other => other,
-    }
-}
-
 fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
@@ -512,54 +444,6 @@ fn update_known(stale: &[String], report: &[String]) {
         stale.len(),
         report.len()
     );
-}
-
-fn node_ready() -> Result<(), String> {
-    if !dir().join("node_modules/@apollo/gateway").exists() {
-        return Err("gateway/tests/differential/node_modules missing (run `npm ci` there)".into());
-    }
-    match std::process::Command::new("node").arg("--version").output() {
-        Ok(o) if o.status.success() => Ok(()),
-        _ => Err("`node` not found".into()),
-    }
-}
-
-/// Apollo Gateway's answers to `queries` on the running `mocks`.
-async fn run_reference(
-    supergraph: &str,
-    mocks: &[MockServer],
-    queries: &[(String, Value)],
-) -> Vec<Value> {
-    let urls: BTreeMap<&str, &str> = mocks
-        .iter()
-        .map(|m| (m.name.as_str(), m.url.as_str()))
-        .collect();
-    let input = json!({
-        "supergraph": supergraph,
-        "urls": urls,
-        "queries": queries.iter().map(|(q, v)| json!({"query": q, "variables": v})).collect::<Vec<_>>(),
-    });
-    let mut file = tempfile::NamedTempFile::new().expect("temp file");
-    std::io::Write::write_all(&mut file, input.to_string().as_bytes())
-        .expect("write reference input");
-    let path = file.path().to_owned();
-    let script = dir().join("reference.mjs");
-    // Blocking: the mocks keep serving on the runtime's other threads.
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("node")
-            .arg(script)
-            .arg(path)
-            .output()
-    })
-    .await
-    .expect("reference task")
-    .expect("node runs");
-    assert!(
-        output.status.success(),
-        "reference.mjs failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("reference output is JSON")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -919,4 +803,41 @@ async fn record() {
         "record: {} cases, {dropped} generated sets dropped (did not compose)",
         jobs.len()
     );
+}
+
+/// [`harness::difference`] after reading integral floats as integers.
+fn difference(expected: &Value, actual: &Value) -> Option<String> {
+    harness::difference(&integral_floats(expected), &integral_floats(actual))
+}
+
+fn integral_floats(v: &Value) -> Value {
+    if let Some(n) = harness::integral_float(v) {
+        return n;
+    }
+    match v {
+        Value::Array(items) => Value::Array(items.iter().map(integral_floats).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), integral_floats(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn node_ready() -> Result<(), String> {
+    harness::node_ready(&dir())
+}
+
+/// Apollo Gateway's answers to `queries` on the running `mocks`.
+async fn run_reference(
+    supergraph: &str,
+    mocks: &[MockServer],
+    queries: &[(String, Value)],
+) -> Vec<Value> {
+    let urls: BTreeMap<&str, &str> = mocks
+        .iter()
+        .map(|m| (m.name.as_str(), m.url.as_str()))
+        .collect();
+    harness::run_reference(&dir(), supergraph, json!(urls), queries).await
 }
