@@ -3,8 +3,10 @@
 //! feature's fixture supergraph (`gateway/tests/fixtures/<feature>/`). The
 //! queries are the planner snapshot tests' (`gateway/tests/planner.rs`); each
 //! test asserts the exact response text, so field order and aliases count.
+//! `policy` uses the same harness for the gateway's traffic policy (limits).
 
 mod features;
+mod policy;
 
 use std::{
     path::Path,

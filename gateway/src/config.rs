@@ -10,7 +10,10 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
-pub use crate::executor::entity_cache::{EntityCacheConfig, TypeCacheConfig};
+pub use crate::{
+    executor::entity_cache::{EntityCacheConfig, TypeCacheConfig},
+    server::limits::OperationLimits,
+};
 
 #[derive(Debug, thiserror::Error)]
 #[error("invalid gateway configuration: {0}")]
@@ -33,8 +36,11 @@ pub struct GatewayConfig {
     pub subgraph_timeouts_ms: BTreeMap<String, u64>,
     /// Idle keep-alive connections to subgraphs are closed after this long.
     pub pool_idle_timeout_ms: u64,
-    /// Largest request body accepted, in bytes.
+    /// Largest request body accepted, in bytes; a larger one is answered
+    /// `413` without being buffered.
     pub max_body_bytes: usize,
+    /// Operation limits (depth, aliases, root fields, directives, tokens).
+    pub limits: OperationLimits,
     /// Plans kept in memory (keyed by operation text and name).
     pub plan_cache_capacity: u64,
     /// Answer `__schema`/`__type` queries.
@@ -69,6 +75,7 @@ impl Default for GatewayConfig {
             subgraph_timeouts_ms: BTreeMap::new(),
             pool_idle_timeout_ms: 90_000,
             max_body_bytes: 2 * 1024 * 1024,
+            limits: OperationLimits::default(),
             plan_cache_capacity: 1_000,
             introspection: true,
             expose_query_plan: false,
@@ -141,8 +148,9 @@ mod tests {
     #[allow(clippy::result_large_err)] // figment's Jail API returns its own error type
     fn file_then_environment_override_defaults() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("gw.toml", "listen = \"127.0.0.1:5000\"\nexpose_query_plan = true\n[subgraph_urls]\nusers = \"http://u/graphql\"\n[subgraph_timeouts_ms]\norders = 100\n[entity_cache]\nenabled = true\n[entity_cache.types.User]\nttl_secs = 30\n")?;
+            jail.create_file("gw.toml", "listen = \"127.0.0.1:5000\"\nexpose_query_plan = true\n[subgraph_urls]\nusers = \"http://u/graphql\"\n[subgraph_timeouts_ms]\norders = 100\n[entity_cache]\nenabled = true\n[entity_cache.types.User]\nttl_secs = 30\n[limits]\nmax_depth = 10\n")?;
             jail.set_env("SWITCHYARD_SUBGRAPH_TIMEOUT_MS", "250");
+            jail.set_env("SWITCHYARD_LIMITS__MAX_ALIASES", "5");
             jail.set_env("SWITCHYARD_ENTITY_CACHE__TYPES__ORDER__PRIVATE", "true");
             jail.set_env(
                 "SWITCHYARD_ENTITY_CACHE__PRIVATE_KEY_HEADERS",
@@ -160,6 +168,14 @@ mod tests {
             assert_eq!(
                 config.subgraph_timeout_for("users"),
                 Duration::from_millis(250)
+            );
+            assert_eq!(
+                (config.limits.max_depth, config.limits.max_aliases),
+                (10, 5)
+            );
+            assert_eq!(
+                config.limits.max_root_fields,
+                OperationLimits::default().max_root_fields
             );
             let cache = &config.entity_cache;
             assert!(cache.enabled);

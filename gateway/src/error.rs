@@ -4,6 +4,8 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
+use crate::server::limits::Exceeded;
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum RequestError {
     #[error("{0}")]
@@ -31,6 +33,12 @@ pub enum RequestError {
     IntrospectionDisabled,
     #[error("{0}")]
     Planning(String),
+    /// The body is larger than `max_body_bytes`.
+    #[error("the request body is larger than max_body_bytes = {0} bytes")]
+    PayloadTooLarge(usize),
+    /// The operation goes over configured limits (each one is an error).
+    #[error("operation limits exceeded")]
+    LimitExceeded(Vec<Exceeded>),
 }
 
 impl RequestError {
@@ -45,6 +53,8 @@ impl RequestError {
             Self::Validation(_) | Self::IntrospectionDisabled => "GRAPHQL_VALIDATION_FAILED",
             Self::Variables(_) => "BAD_USER_INPUT",
             Self::Planning(_) => "QUERY_PLANNING_FAILED",
+            Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
+            Self::LimitExceeded(_) => "OPERATION_LIMIT_EXCEEDED",
         }
     }
 
@@ -59,6 +69,10 @@ impl RequestError {
             Self::NotReady => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            // A policy refusal, not a GraphQL error of a well-formed request:
+            // 400 whatever the client accepts, so proxies and clients see it.
+            Self::LimitExceeded(_) => StatusCode::BAD_REQUEST,
             Self::Planning(_) if graphql_response_json => StatusCode::INTERNAL_SERVER_ERROR,
             _ if graphql_response_json => StatusCode::BAD_REQUEST,
             _ => StatusCode::OK,
@@ -75,6 +89,15 @@ impl RequestError {
                     let mut e = e.clone();
                     e["extensions"] = json!({ "code": code });
                     e
+                })
+                .collect(),
+            Self::LimitExceeded(exceeded) => exceeded
+                .iter()
+                .map(|e| {
+                    json!({
+                        "message": e.to_string(),
+                        "extensions": { "code": code, "limit": e.limit, "maximum": e.maximum },
+                    })
                 })
                 .collect(),
             other => vec![json!({ "message": other.to_string(), "extensions": { "code": code } })],

@@ -3,14 +3,15 @@
 //! `/metrics`, the operators' `POST /cache/purge`, and the supergraph file
 //! watcher that hot-swaps the schema.
 
+mod body;
+pub mod limits;
 mod pipeline;
 
 use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
 
 use axum::{
     Json, Router,
-    body::Bytes,
-    extract::{DefaultBodyLimit, Query, State},
+    extract::{Query, State},
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
     routing::{get, post},
@@ -20,14 +21,15 @@ use tower_http::trace::TraceLayer;
 
 pub use pipeline::{Gateway, GraphQLRequest, LoadError, Loaded, RequestMeta};
 
+use self::body::LimitedBody;
 use crate::{error::RequestError, executor::TRACE_CONTEXT};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const PLAN_HEADER: &str = "x-switchyard-plan";
 
-/// The routes, over a shared [`Gateway`].
+/// The routes, over a shared [`Gateway`]. Request bodies are read within
+/// `max_body_bytes` by [`LimitedBody`], which answers a larger one `413`.
 pub fn app(gateway: Arc<Gateway>) -> Router {
-    let body_limit = gateway.config.max_body_bytes;
     Router::new()
         .route("/", get(graphql_get).post(graphql_post))
         .route("/graphql", get(graphql_get).post(graphql_post))
@@ -38,7 +40,6 @@ pub fn app(gateway: Arc<Gateway>) -> Router {
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/cache/purge", post(purge))
-        .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())
         .with_state(gateway)
 }
@@ -66,7 +67,11 @@ async fn metrics(State(gateway): State<Arc<Gateway>>) -> Response {
 /// `{"type": "User", "key": {"id": "1"}}`, authorized by the configured
 /// purge token as a bearer token. Answers how many entities it dropped where
 /// that is known.
-async fn purge(State(gateway): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn purge(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    LimitedBody(body): LimitedBody,
+) -> Response {
     match purged(&gateway, &headers, &body) {
         Ok(answer) => Json(answer).into_response(),
         Err(e) => error_response(&e, false),
@@ -129,7 +134,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 async fn graphql_post(
     State(gateway): State<Arc<Gateway>>,
     headers: HeaderMap,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> Response {
     let accept_gql = accepts_graphql_response(&headers);
     let request = match parse_post(&headers, &body) {

@@ -1,6 +1,6 @@
-//! One request through the gateway: parse → validate → plan (cached) →
-//! coerce variables → execute → shape. Also holds the loaded supergraph and
-//! swaps it atomically on reload.
+//! One request through the gateway: parse → operation limits → validate →
+//! plan (cached) → coerce variables → execute → shape. Also holds the loaded
+//! supergraph and swaps it atomically on reload.
 
 use std::sync::{Arc, RwLock};
 
@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use tracing::Instrument;
 
 use crate::{
-    config::GatewayConfig,
+    config::{GatewayConfig, OperationLimits},
     error::RequestError,
     executor::{self, Executor, json::deep_merge, shape::Shaper},
     metrics::{Metrics, measured},
@@ -44,6 +44,7 @@ pub struct Loaded {
     /// rolls which labels are active, and plans are cached per label set.
     progressive: bool,
     plan_cache_misses: metrics::Counter,
+    limits: OperationLimits,
 }
 
 /// Keyed by operation text, operation name and active override labels; invalid
@@ -126,6 +127,7 @@ impl Gateway {
             plans: moka::sync::Cache::new(self.config.plan_cache_capacity),
             progressive,
             plan_cache_misses: self.metrics.plan_cache_misses.clone(),
+            limits: self.config.limits.clone(),
         };
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(loaded));
         Ok(())
@@ -289,8 +291,20 @@ impl Loaded {
     ) -> Result<Prepared, RequestError> {
         let schema = self.supergraph.api_schema();
         let ast = planner::parser()
+            .token_limit(self.limits.max_parser_tokens)
             .parse_ast(query, "operation.graphql")
-            .map_err(|e| RequestError::Parse(diagnostics(&e.errors)))?;
+            .map_err(|e| {
+                let over = self.limits.parse_stopped(&e, operation_name);
+                if over.is_empty() {
+                    RequestError::Parse(diagnostics(&e.errors))
+                } else {
+                    RequestError::LimitExceeded(over)
+                }
+            })?;
+        let over = self.limits.check(&ast, operation_name);
+        if !over.is_empty() {
+            return Err(RequestError::LimitExceeded(over));
+        }
         let document = ast
             .to_executable_validate(schema)
             .map_err(|e| RequestError::Validation(validation_errors(&ast, &e.errors)))?;
