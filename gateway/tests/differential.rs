@@ -23,7 +23,8 @@
 //!
 //! Cases `00`..`35` are generated (`gen.rs`); cases `p_<fixture>` are the
 //! hand-written federation-pattern fixtures of `tests/fixtures/` (see
-//! `PATTERNS`): their planner-test operations, then generated ones. A case's
+//! `PATTERNS`), run on the fixture's own schemas: their planner-test
+//! operations, then generated ones. A case's
 //! optional `root_seed.txt` changes the mocks' root seed (so that root lists
 //! without arguments are not empty).
 
@@ -248,19 +249,7 @@ fn load_cases() -> Vec<Case> {
                 std::fs::read_to_string(case_dir.join(file))
                     .unwrap_or_else(|e| panic!("{}/{file}: {e}", case_dir.display()))
             };
-            // Every `<subgraph>.graphql` beside the supergraph: `alpha`..`delta`
-            // in generated cases, the fixture's names in pattern cases.
-            let mut files: Vec<String> = std::fs::read_dir(&case_dir)
-                .unwrap_or_else(|e| panic!("{}: {e}", case_dir.display()))
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|f| f.ends_with(".graphql") && f != "supergraph.graphql")
-                .collect();
-            files.sort();
-            let subgraphs = files
-                .iter()
-                .map(|f| (f.trim_end_matches(".graphql").to_owned(), read(f)))
-                .collect();
+            let (subgraphs, supergraph) = read_schemas(&schema_dir(&name));
             let mut queries: Vec<_> =
                 serde_json::from_str(&read("queries.json")).expect("queries.json parses");
             if let Some(index) = index {
@@ -274,11 +263,44 @@ fn load_cases() -> Vec<Case> {
                 name,
                 subgraphs,
                 root_seed,
-                supergraph: read("supergraph.graphql"),
+                supergraph,
                 queries,
             }
         })
         .collect()
+}
+
+/// Where a case's schemas are: a pattern case `p_<fixture>` runs the
+/// fixture's own files (the planner tests' source of truth), a generated
+/// case its recorded ones.
+fn schema_dir(case: &str) -> PathBuf {
+    match case.strip_prefix("p_") {
+        Some(fixture) => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(fixture),
+        None => dir().join("cases").join(case),
+    }
+}
+
+/// Every `<subgraph>.graphql` in `dir` (`alpha`..`delta` in generated
+/// cases, the fixture's names in pattern cases), and `supergraph.graphql`.
+fn read_schemas(dir: &Path) -> (Vec<(String, String)>, String) {
+    let read = |file: &str| {
+        std::fs::read_to_string(dir.join(file))
+            .unwrap_or_else(|e| panic!("{}/{file}: {e}", dir.display()))
+    };
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|f| f.ends_with(".graphql") && f != "supergraph.graphql")
+        .collect();
+    files.sort();
+    let subgraphs = files
+        .iter()
+        .map(|f| (f.trim_end_matches(".graphql").to_owned(), read(f)))
+        .collect();
+    (subgraphs, read("supergraph.graphql"))
 }
 
 /// `<case>/<index> <reason>` lines of a list file.
@@ -588,31 +610,13 @@ fn pattern_job(position: usize) -> Option<Job> {
     if !selected(&name) {
         return None;
     }
-    let fixture_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(fixture);
-    let read = |file: &str| {
-        std::fs::read_to_string(fixture_dir.join(file))
-            .unwrap_or_else(|e| panic!("{}/{file}: {e}", fixture_dir.display()))
-    };
-    let mut files: Vec<String> = std::fs::read_dir(&fixture_dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", fixture_dir.display()))
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|f| f.ends_with(".graphql") && f != "supergraph.graphql")
-        .collect();
-    files.sort();
-    let subgraphs: Vec<(String, String)> = files
-        .iter()
-        .map(|f| (f.trim_end_matches(".graphql").to_owned(), read(f)))
-        .collect();
+    // The committed composition (fixtures/compose.mjs), as the planner tests use it.
+    let (subgraphs, supergraph) = read_schemas(&schema_dir(&name));
     for (sub, sdl) in &subgraphs {
         if let Err(e) = mock::MockSchema::new(sdl) {
             panic!("{name}: the mock cannot serve {sub}: {e}");
         }
     }
-    // The committed composition (fixtures/compose.mjs), as the planner tests use it.
-    let supergraph = read("supergraph.graphql");
     let parsed = Supergraph::parse(&supergraph).unwrap_or_else(|e| panic!("{name}: {e}"));
     let seed = PATTERN_SEED_BASE + position as u64;
     let mut queries: Vec<(String, Value)> = operations
@@ -747,12 +751,15 @@ async fn record() {
             let case_dir = root.join(name);
             let _ = std::fs::remove_dir_all(&case_dir);
             std::fs::create_dir_all(&case_dir).expect("case directory");
-            for (sub, sdl) in &job.subgraphs {
-                std::fs::write(case_dir.join(format!("{sub}.graphql")), sdl)
-                    .expect("write subgraph");
+            // Pattern cases read their schemas from the fixture.
+            if schema_dir(name) == case_dir {
+                for (sub, sdl) in &job.subgraphs {
+                    std::fs::write(case_dir.join(format!("{sub}.graphql")), sdl)
+                        .expect("write subgraph");
+                }
+                std::fs::write(case_dir.join("supergraph.graphql"), &job.supergraph)
+                    .expect("write supergraph");
             }
-            std::fs::write(case_dir.join("supergraph.graphql"), &job.supergraph)
-                .expect("write supergraph");
             std::fs::write(case_dir.join("patterns.txt"), format!("{}\n", job.note))
                 .expect("write patterns");
             if job.root_seed != mock::DEFAULT_ROOT_SEED {
