@@ -73,7 +73,7 @@ pub enum PlanError {
 /// each nested selection set and argument value).
 const PARSER_RECURSION_LIMIT: usize = 2 * operation::MAX_DEPTH;
 /// Tokens in a client document: a few thousand fields, far more than real operations.
-const PARSER_TOKEN_LIMIT: usize = 100_000;
+pub const PARSER_TOKEN_LIMIT: usize = 100_000;
 /// Errors reported for one invalid document; the rest are counted.
 pub const MAX_REPORTED_ERRORS: usize = 20;
 

@@ -38,8 +38,7 @@ impl Default for OperationLimits {
             max_aliases: 256,
             max_root_fields: 64,
             max_directives: 256,
-            // The planner's own default, `planner::parser()`.
-            max_parser_tokens: 100_000,
+            max_parser_tokens: crate::planner::PARSER_TOKEN_LIMIT,
         }
     }
 }
