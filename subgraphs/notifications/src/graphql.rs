@@ -114,8 +114,10 @@ impl Notification {
     }
 
     /// The recipient; the users subgraph resolves the rest of it.
-    async fn user(&self) -> User {
-        User { id: self.0.user_id }
+    // Nullable, so that an outage of users nulls this field, not the
+    // notification (README, "Schema").
+    async fn user(&self) -> Option<User> {
+        Some(User { id: self.0.user_id })
     }
 
     /// The order this is about, if any; the orders subgraph resolves the rest of it.
@@ -157,6 +159,8 @@ pub struct NotificationConnection {
 }
 
 /// A user of the users subgraph, extended with its notifications.
+// What notifications adds to other subgraphs' entities is nullable, so that
+// an outage here costs a client only these fields (README, "Schema").
 pub struct User {
     id: i32,
 }
@@ -174,7 +178,7 @@ impl User {
         #[graphql(default_with = "Some(false)")] unread_only: Option<bool>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> GqlResult<NotificationConnection> {
+    ) -> GqlResult<Option<NotificationConnection>> {
         let args = PageArgs::parse(first, after.as_deref()).extend()?;
         let key = PageKey {
             parent: self.id,
@@ -196,11 +200,11 @@ impl User {
                 node: Notification(r),
             },
         );
-        Ok(NotificationConnection { edges, page_info })
+        Ok(Some(NotificationConnection { edges, page_info }))
     }
 
     /// How many of the user's notifications are not read yet.
-    async fn unread_notification_count(&self, ctx: &Context<'_>) -> GqlResult<i32> {
+    async fn unread_notification_count(&self, ctx: &Context<'_>) -> GqlResult<Option<i32>> {
         let key = CountKey {
             parent: self.id,
             filter: (),
@@ -211,7 +215,7 @@ impl User {
             .await
             .map_err(|e| e.extend())?
             .unwrap_or(0);
-        Ok(saturating_int(count))
+        Ok(Some(saturating_int(count)))
     }
 }
 
@@ -227,14 +231,14 @@ impl Order {
     }
 
     /// Every notification about the order, ordered by id.
-    async fn notifications(&self, ctx: &Context<'_>) -> GqlResult<Vec<Notification>> {
+    async fn notifications(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<Notification>>> {
         let rows = ctx
             .data_unchecked::<OrderNotificationsLoader>()
             .load_one(self.id)
             .await
             .map_err(|e| e.extend())?
             .unwrap_or_default();
-        Ok(rows.into_iter().map(Notification).collect())
+        Ok(Some(rows.into_iter().map(Notification).collect()))
     }
 }
 

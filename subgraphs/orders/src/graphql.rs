@@ -100,8 +100,10 @@ impl Order {
         ID(self.0.id.to_string())
     }
 
-    async fn user(&self) -> User {
-        User { id: self.0.user_id }
+    // Nullable, as the users subgraph resolves the rest of it: an outage
+    // there nulls this field, not the order (README, "Schema").
+    async fn user(&self) -> Option<User> {
+        Some(User { id: self.0.user_id })
     }
 
     async fn items(&self, ctx: &Context<'_>) -> GqlResult<Vec<OrderItem>> {
@@ -140,6 +142,8 @@ pub struct User {
 }
 
 /// `User` is owned by the users subgraph; orders knows it by id only.
+// The fields orders adds are nullable, so that an outage of orders costs a
+// client only them, not the user (README, "Schema").
 #[Object]
 impl User {
     async fn id(&self) -> ID {
@@ -153,7 +157,7 @@ impl User {
         first: Option<i32>,
         after: Option<String>,
         status: Option<OrderStatus>,
-    ) -> GqlResult<OrderConnection> {
+    ) -> GqlResult<Option<OrderConnection>> {
         let args = PageArgs::parse(first, after.as_deref()).extend()?;
         let key = PageKey {
             parent: self.id,
@@ -165,10 +169,13 @@ impl User {
             .load_one(key)
             .await
             .map_err(|e| e.extend())?;
-        Ok(OrderConnection::from_rows(rows.unwrap_or_default(), args))
+        Ok(Some(OrderConnection::from_rows(
+            rows.unwrap_or_default(),
+            args,
+        )))
     }
 
-    async fn order_count(&self, ctx: &Context<'_>) -> GqlResult<i32> {
+    async fn order_count(&self, ctx: &Context<'_>) -> GqlResult<Option<i32>> {
         let key = CountKey {
             parent: self.id,
             filter: (),
@@ -178,7 +185,7 @@ impl User {
             .load_one(key)
             .await
             .map_err(|e| e.extend())?;
-        Ok(count.unwrap_or(0) as i32)
+        Ok(Some(count.unwrap_or(0) as i32))
     }
 }
 
