@@ -11,7 +11,11 @@ use figment::{
 use serde::{Deserialize, Serialize};
 
 pub use crate::{
-    executor::entity_cache::{EntityCacheConfig, TypeCacheConfig},
+    executor::{
+        breaker::BreakerConfig,
+        entity_cache::{EntityCacheConfig, TypeCacheConfig},
+        retry::RetryConfig,
+    },
     server::limits::OperationLimits,
 };
 
@@ -62,6 +66,28 @@ pub struct GatewayConfig {
     pub entity_batch_max: usize,
     /// The gateway's cache of `_entities` results.
     pub entity_cache: EntityCacheConfig,
+    /// Circuit breaker of every subgraph.
+    pub breaker: BreakerConfig,
+    /// Retries of subgraph queries that got no answer.
+    pub retry: RetryConfig,
+    /// `breaker` and `retry` fields set for one subgraph, by name.
+    pub subgraph_overrides: BTreeMap<String, SubgraphOverrides>,
+    /// Client requests served at once; more are refused with `503` at once.
+    pub max_in_flight_requests: u32,
+    /// A client request that takes longer is answered `504`.
+    pub request_timeout_ms: u64,
+    /// On shutdown, how long requests in flight may take to finish.
+    pub drain_timeout_ms: u64,
+}
+
+/// Settings of one subgraph that differ from the gateway-wide ones: only
+/// the fields given change (e.g. `[subgraph_overrides.orders.retry]
+/// max_retries = 0`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubgraphOverrides {
+    pub breaker: serde_json::Map<String, serde_json::Value>,
+    pub retry: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Default for GatewayConfig {
@@ -84,6 +110,12 @@ impl Default for GatewayConfig {
             entity_batch_window_us: 0,
             entity_batch_max: 500,
             entity_cache: EntityCacheConfig::default(),
+            breaker: BreakerConfig::default(),
+            retry: RetryConfig::default(),
+            subgraph_overrides: BTreeMap::new(),
+            max_in_flight_requests: 1_024,
+            request_timeout_ms: 60_000,
+            drain_timeout_ms: 20_000,
         }
     }
 }
@@ -114,10 +146,51 @@ impl GatewayConfig {
             }
             known
         });
-        figment
+        let config: Self = figment
             .merge(env)
             .extract()
-            .map_err(|e| ConfigError(Box::new(e)))
+            .map_err(|e| ConfigError(Box::new(e)))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// What serde cannot see: overrides that name no setting, zero bounds.
+    fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| ConfigError(Box::new(figment::Error::from(m)));
+        for (name, overrides) in &self.subgraph_overrides {
+            overridden(&self.breaker, &overrides.breaker)
+                .map_err(|e| invalid(format!("subgraph_overrides.{name}.breaker: {e}")))?;
+            overridden(&self.retry, &overrides.retry)
+                .map_err(|e| invalid(format!("subgraph_overrides.{name}.retry: {e}")))?;
+        }
+        if self.max_in_flight_requests == 0 {
+            return Err(invalid("max_in_flight_requests must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The circuit breaker settings of one subgraph.
+    pub fn breaker_for(&self, subgraph: &str) -> BreakerConfig {
+        self.subgraph_overrides
+            .get(subgraph)
+            .and_then(|o| overridden(&self.breaker, &o.breaker).ok())
+            .unwrap_or_else(|| self.breaker.clone())
+    }
+
+    /// The retry settings of one subgraph.
+    pub fn retry_for(&self, subgraph: &str) -> RetryConfig {
+        self.subgraph_overrides
+            .get(subgraph)
+            .and_then(|o| overridden(&self.retry, &o.retry).ok())
+            .unwrap_or_else(|| self.retry.clone())
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+
+    pub fn drain_timeout(&self) -> Duration {
+        Duration::from_millis(self.drain_timeout_ms)
     }
 
     pub fn subgraph_timeout(&self) -> Duration {
@@ -138,6 +211,18 @@ impl GatewayConfig {
     pub fn supergraph_poll(&self) -> Duration {
         Duration::from_millis(self.supergraph_poll_ms.max(50))
     }
+}
+
+/// `base` with the fields of `patch` replaced.
+fn overridden<T: Serialize + serde::de::DeserializeOwned>(
+    base: &T,
+    patch: &serde_json::Map<String, serde_json::Value>,
+) -> Result<T, serde_json::Error> {
+    let mut value = serde_json::to_value(base)?;
+    if let Some(fields) = value.as_object_mut() {
+        fields.extend(patch.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    serde_json::from_value(value)
 }
 
 #[cfg(test)]
@@ -182,6 +267,36 @@ mod tests {
             assert_eq!(cache.types["User"].ttl_secs, Some(30));
             assert!(cache.types["order"].private);
             assert_eq!(cache.private_key_headers, ["authorization"]);
+            jail.set_env("SWITCHYARD_RETRY__MAX_RETRIES", "3");
+            jail.set_env(
+                "SWITCHYARD_SUBGRAPH_OVERRIDES__ORDERS__RETRY__MAX_RETRIES",
+                "0",
+            );
+            jail.set_env(
+                "SWITCHYARD_SUBGRAPH_OVERRIDES__ORDERS__BREAKER__OPEN_MS",
+                "250",
+            );
+            let config = GatewayConfig::load(None).expect("loads");
+            assert_eq!(config.retry_for("users").max_retries, 3);
+            assert_eq!(
+                (
+                    config.retry_for("orders").max_retries,
+                    config.retry_for("orders").backoff_max_ms
+                ),
+                (0, RetryConfig::default().backoff_max_ms),
+                "only the fields given change"
+            );
+            assert_eq!(config.breaker_for("orders").open_ms, 250);
+            assert_eq!(config.breaker_for("users"), BreakerConfig::default());
+            jail.set_env(
+                "SWITCHYARD_SUBGRAPH_OVERRIDES__ORDERS__BREAKER__OPEN_SECS",
+                "1",
+            );
+            assert!(
+                GatewayConfig::load(None).is_err(),
+                "an override that names no setting is an error"
+            );
+            jail.clear_env();
             jail.set_env("SWITCHYARD_BIN", "/usr/bin/true");
             assert!(
                 GatewayConfig::load(None).is_ok(),

@@ -39,6 +39,13 @@ pub enum RequestError {
     /// The operation goes over configured limits (each one is an error).
     #[error("operation limits exceeded")]
     LimitExceeded(Vec<Exceeded>),
+    /// `max_in_flight_requests` are being served already.
+    #[error("the gateway is at capacity; retry later")]
+    Overloaded,
+    #[error("the gateway is shutting down; retry on another instance")]
+    ShuttingDown,
+    #[error("the request took longer than request_timeout_ms = {}", .0.as_millis())]
+    Timeout(std::time::Duration),
 }
 
 impl RequestError {
@@ -55,6 +62,9 @@ impl RequestError {
             Self::Planning(_) => "QUERY_PLANNING_FAILED",
             Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             Self::LimitExceeded(_) => "OPERATION_LIMIT_EXCEEDED",
+            Self::Overloaded => "OVERLOADED",
+            Self::ShuttingDown => "SHUTTING_DOWN",
+            Self::Timeout(_) => "GATEWAY_TIMEOUT",
         }
     }
 
@@ -66,7 +76,10 @@ impl RequestError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MutationOverGet => StatusCode::METHOD_NOT_ALLOWED,
-            Self::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NotReady | Self::Overloaded | Self::ShuttingDown => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

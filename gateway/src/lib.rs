@@ -88,14 +88,32 @@ pub(crate) async fn serve_watched(
     result
 }
 
-/// Serves `gateway` on an already bound listener (tests bind port 0).
+/// Serves `gateway` on an already bound listener (tests bind port 0) until
+/// `shutdown`, then drains: `/ready` answers `503` and new requests are
+/// refused at once, requests in flight finish (within `drain_timeout_ms`),
+/// then the server stops.
 pub async fn serve(
     listener: TcpListener,
     gateway: Arc<Gateway>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    axum::serve(listener, app(gateway))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let (drained, mut stopping) = tokio::sync::watch::channel(false);
+    let draining = gateway.clone();
+    let stop = async move {
+        shutdown.await;
+        draining.admission.drain().await;
+        let _ = drained.send(true);
+    };
+    let server = axum::serve(listener, app(gateway)).with_graceful_shutdown(stop);
+    // Drained, the server closes its idle connections and stops; a request a
+    // timed-out drain left running gets a moment before it is cut off.
+    let cut_off = async move {
+        let _ = stopping.wait_for(|d| *d).await;
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    };
+    tokio::select! {
+        served = server => served?,
+        () = cut_off => tracing::warn!("stopped with connections still open"),
+    }
     Ok(())
 }

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use metrics::{Counter, Histogram, Key, Label, Level, Metadata, Recorder, SharedString};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
+use crate::executor::breaker::BreakerMetrics;
+
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
@@ -20,6 +22,9 @@ pub struct Metrics {
     pub request_duration: Histogram,
     pub plan_cache_misses: Counter,
     pub entity_cache_evictions: Counter,
+    /// Client requests refused at capacity, and over the request timeout.
+    pub requests_shed: Counter,
+    pub requests_timed_out: Counter,
 }
 
 /// Series of one subgraph (label `subgraph`).
@@ -37,6 +42,8 @@ pub struct SubgraphMetrics {
     pub cache_misses: Counter,
     /// Entity fetches of client requests that went out in another request's batch.
     pub batched: Counter,
+    /// Subgraph queries sent again after getting no answer.
+    pub retries: Counter,
 }
 
 impl SubgraphMetrics {
@@ -50,6 +57,7 @@ impl SubgraphMetrics {
             cache_hits: Counter::noop(),
             cache_misses: Counter::noop(),
             batched: Counter::noop(),
+            retries: Counter::noop(),
         }
     }
 }
@@ -99,9 +107,34 @@ impl Metrics {
                 "entity_fetches_batched_total",
                 "entity fetches sent in a batch shared with other client requests",
             ),
+            (
+                "gateway_requests_shed_total",
+                "client requests refused because max_in_flight_requests were in flight",
+            ),
+            (
+                "gateway_requests_timed_out_total",
+                "client requests answered 504 after request_timeout_ms",
+            ),
+            (
+                "subgraph_retries_total",
+                "subgraph queries sent again after getting no answer",
+            ),
+            (
+                "subgraph_circuit_transitions_total",
+                "circuit breaker transitions, by the state entered",
+            ),
+            (
+                "subgraph_circuit_rejections_total",
+                "subgraph requests refused at once by an open circuit breaker",
+            ),
         ] {
             recorder.describe_counter(name.into(), None, SharedString::const_str(help));
         }
+        recorder.describe_gauge(
+            "subgraph_circuit_state".into(),
+            None,
+            SharedString::const_str("circuit breaker state: 0 closed, 1 half-open, 2 open"),
+        );
         let mut metrics = Self {
             handle,
             recorder,
@@ -109,11 +142,15 @@ impl Metrics {
             request_duration: Histogram::noop(),
             plan_cache_misses: Counter::noop(),
             entity_cache_evictions: Counter::noop(),
+            requests_shed: Counter::noop(),
+            requests_timed_out: Counter::noop(),
         };
         metrics.requests = metrics.counter("gateway_requests_total", None);
         metrics.request_duration = metrics.histogram("gateway_request_duration_seconds", None);
         metrics.plan_cache_misses = metrics.counter("gateway_plan_cache_misses_total", None);
         metrics.entity_cache_evictions = metrics.counter("entity_cache_evictions_total", None);
+        metrics.requests_shed = metrics.counter("gateway_requests_shed_total", None);
+        metrics.requests_timed_out = metrics.counter("gateway_requests_timed_out_total", None);
         metrics
     }
 
@@ -127,6 +164,25 @@ impl Metrics {
             cache_hits: self.counter("entity_cache_hits_total", label),
             cache_misses: self.counter("entity_cache_misses_total", label),
             batched: self.counter("entity_fetches_batched_total", label),
+            retries: self.counter("subgraph_retries_total", label),
+        }
+    }
+
+    /// The circuit breaker's series of one subgraph.
+    pub fn breaker(&self, name: &str) -> BreakerMetrics {
+        let transitions = |to: &'static str| {
+            let key = key("subgraph_circuit_transitions_total", Some(name))
+                .with_extra_labels(vec![Label::new("to", to)]);
+            self.recorder.register_counter(&key, &metadata())
+        };
+        BreakerMetrics {
+            state: self
+                .recorder
+                .register_gauge(&key("subgraph_circuit_state", Some(name)), &metadata()),
+            to_closed: transitions("closed"),
+            to_open: transitions("open"),
+            to_half_open: transitions("half_open"),
+            rejected: self.counter("subgraph_circuit_rejections_total", Some(name)),
         }
     }
 

@@ -22,7 +22,7 @@ impl Federation {
         self.url.trim_end_matches("/graphql").to_owned()
     }
 
-    async fn gateway_metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+    pub(crate) async fn gateway_metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         let text = self
             .client
             .get(format!("{}/metrics", self.base()))

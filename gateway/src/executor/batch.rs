@@ -159,7 +159,8 @@ async fn send(key: BatchKey, batch: Pending, client: SubgraphClient, headers: He
         Some(batch.representations.iter().map(|r| r.as_ref())),
     );
     // Every representation is in the body once: nothing identical to dedup.
-    let outcome = match client.fetch(body, &headers, false).await {
+    // Only queries' fetches are batched, so a failed batch may be retried.
+    let outcome = match client.fetch(body, &headers, false, true).await {
         Ok(raw) => raw
             .parse()
             .map(|parsed| EntitiesResponse::new(parsed, raw.cache_control)),

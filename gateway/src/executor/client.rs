@@ -2,12 +2,14 @@
 //! (keep-alive, HTTP/2 where negotiated), a timeout per subgraph, request
 //! bodies written straight from the plan and the response tree, and in-flight
 //! deduplication: identical queries (same body, same forwarded headers) that
-//! are in flight at the same time share one HTTP call.
+//! are in flight at the same time share one HTTP call. Every call goes
+//! through the subgraph's circuit breaker ([`super::breaker`]); queries that
+//! got no answer are retried within a budget ([`super::retry`]).
 
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use bytes::Bytes;
@@ -18,7 +20,11 @@ use futures::{
 use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::Map;
 
-use super::value::{self, Value};
+use super::{
+    breaker::Breaker,
+    retry::Retry,
+    value::{self, Value},
+};
 use crate::metrics::{SubgraphMetrics, measured};
 
 /// Why a subgraph request produced no GraphQL response.
@@ -32,6 +38,28 @@ pub enum FetchError {
     Status(u16),
     #[error("invalid response: {0}")]
     InvalidResponse(String),
+    #[error("not sent: the subgraph failed repeatedly and its circuit breaker is open")]
+    CircuitOpen,
+}
+
+impl FetchError {
+    /// The `extensions.code` of the error a client sees.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::CircuitOpen => "SUBGRAPH_UNAVAILABLE",
+            _ => "SUBGRAPH_REQUEST_FAILED",
+        }
+    }
+}
+
+/// The subgraph gave no usable answer: the breaker counts it as a failure
+/// and a query may be retried. A GraphQL error, or a 4xx, is an answer.
+fn is_transient(outcome: &Outcome) -> bool {
+    match outcome {
+        Ok(raw) => raw.status >= 500,
+        Err(FetchError::Timeout(_) | FetchError::Connect(_)) => true,
+        Err(_) => false,
+    }
 }
 
 /// A subgraph's HTTP answer before parsing; cheap to clone, so callers that
@@ -150,6 +178,8 @@ pub struct SubgraphClient {
     http: reqwest::Client,
     in_flight: Arc<Mutex<HashMap<DedupKey, InFlight>>>,
     metrics: SubgraphMetrics,
+    breaker: Arc<Breaker>,
+    retry: Arc<Retry>,
 }
 
 impl SubgraphClient {
@@ -159,6 +189,8 @@ impl SubgraphClient {
         timeout: Duration,
         http: reqwest::Client,
         metrics: SubgraphMetrics,
+        breaker: Breaker,
+        retry: Retry,
     ) -> Self {
         Self {
             name,
@@ -167,6 +199,8 @@ impl SubgraphClient {
             http,
             in_flight: Arc::default(),
             metrics,
+            breaker: Arc::new(breaker),
+            retry: Arc::new(retry),
         }
     }
 
@@ -176,9 +210,18 @@ impl SubgraphClient {
 
     /// POSTs a GraphQL request body. With `dedup`, a request identical to one
     /// already in flight waits for that one's answer instead of going out.
-    pub async fn fetch(&self, body: Vec<u8>, headers: &HeaderMap, dedup: bool) -> Outcome {
+    /// Only an `idempotent` request (a query) is retried.
+    pub async fn fetch(
+        &self,
+        body: Vec<u8>,
+        headers: &HeaderMap,
+        dedup: bool,
+        idempotent: bool,
+    ) -> Outcome {
         if !dedup {
-            return self.send(Bytes::from(body), headers.clone()).await;
+            return self
+                .send(Bytes::from(body), headers.clone(), idempotent)
+                .await;
         }
         let key = DedupKey {
             body: Bytes::from(body),
@@ -191,7 +234,7 @@ impl SubgraphClient {
                 None => {
                     let this = self.clone();
                     let (body, headers) = (key.body.clone(), headers.clone());
-                    let shared = async move { this.send(body, headers).await }
+                    let shared = async move { this.send(body, headers, idempotent).await }
                         .boxed()
                         .shared();
                     in_flight.insert(key.clone(), shared.clone());
@@ -213,7 +256,36 @@ impl SubgraphClient {
         shared.await
     }
 
-    async fn send(&self, body: Bytes, headers: HeaderMap) -> Outcome {
+    /// Sends, retrying an idempotent request that got no answer while
+    /// tries and the budget last.
+    async fn send(&self, body: Bytes, headers: HeaderMap, idempotent: bool) -> Outcome {
+        if idempotent {
+            self.retry.deposit(Instant::now());
+        }
+        let mut retries = 0;
+        loop {
+            let outcome = self.attempt(body.clone(), headers.clone()).await;
+            if !idempotent
+                || !is_transient(&outcome)
+                || retries >= self.retry.max_retries()
+                || !self.retry.withdraw(Instant::now())
+            {
+                return outcome;
+            }
+            retries += 1;
+            self.metrics.retries.increment(1);
+            let wait = self.retry.backoff(retries, fastrand::f64());
+            tracing::debug!(subgraph = %self.name, retry = retries, ?wait, "retrying a query that got no answer");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// One HTTP call, if the breaker lets it out; its outcome goes back to the breaker.
+    async fn attempt(&self, body: Bytes, headers: HeaderMap) -> Outcome {
+        let permit = self
+            .breaker
+            .admit(Instant::now())
+            .map_err(|_| FetchError::CircuitOpen)?;
         let metrics = &self.metrics;
         let outcome = measured(
             &metrics.requests,
@@ -221,6 +293,7 @@ impl SubgraphClient {
             self.send_uncounted(body, headers),
         )
         .await;
+        permit.record(is_transient(&outcome), Instant::now());
         if outcome.is_err() {
             self.metrics.failures.increment(1);
         }

@@ -6,10 +6,12 @@
 //! one HTTP call ([`client`]).
 
 mod batch;
+pub mod breaker;
 mod client;
 pub mod entities;
 pub mod entity_cache;
 pub mod json;
+pub mod retry;
 pub mod shape;
 pub mod value;
 
@@ -95,12 +97,20 @@ impl Executor {
                     .get(&s.name)
                     .cloned()
                     .unwrap_or_else(|| s.url.clone());
+                let now = std::time::Instant::now();
                 SubgraphClient::new(
                     s.name.clone(),
                     url,
                     config.subgraph_timeout_for(&s.name),
                     http.clone(),
                     metrics.subgraph(&s.name),
+                    breaker::Breaker::new(
+                        &s.name,
+                        config.breaker_for(&s.name),
+                        metrics.breaker(&s.name),
+                        now,
+                    ),
+                    retry::Retry::new(config.retry_for(&s.name), now),
                 )
             })
             .collect();
@@ -225,8 +235,9 @@ impl Run<'_> {
         }
     }
 
-    /// Queries may share an identical request in flight; nothing of a
-    /// mutation operation does (it must read its own writes).
+    /// Queries may share an identical request in flight, and be retried;
+    /// nothing of a mutation operation is (it must read its own writes, and
+    /// run once).
     fn may_share(&self, fetch: &FetchNode) -> bool {
         !self.request.mutation && fetch.operation_kind == OperationKind::Query
     }
@@ -438,7 +449,9 @@ impl Run<'_> {
         body: Vec<u8>,
     ) -> Result<(SubgraphResponse, Option<HeaderValue>), FetchError> {
         let dedup = self.executor.dedup && self.may_share(fetch);
-        let raw = client.fetch(body, self.request.headers, dedup).await?;
+        let raw = client
+            .fetch(body, self.request.headers, dedup, self.may_share(fetch))
+            .await?;
         self.received.fetch_add(raw.body.len(), Ordering::Relaxed);
         Ok((raw.parse()?, raw.cache_control))
     }
@@ -447,7 +460,7 @@ impl Run<'_> {
         tracing::warn!(subgraph = service, %error, "subgraph fetch failed");
         let mut e = json!({
             "message": format!("request to subgraph `{service}` failed: {error}"),
-            "extensions": { "code": "SUBGRAPH_REQUEST_FAILED", "serviceName": service },
+            "extensions": { "code": error.code(), "serviceName": service },
         });
         if let Some(path) = path {
             e["path"] = Json::Array(path);

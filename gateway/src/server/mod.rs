@@ -3,6 +3,7 @@
 //! `/metrics`, the operators' `POST /cache/purge`, and the supergraph file
 //! watcher that hot-swaps the schema.
 
+pub mod admission;
 mod body;
 pub mod limits;
 mod pipeline;
@@ -13,6 +14,7 @@ use axum::{
     Json, Router,
     extract::{Query, State},
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
+    middleware,
     response::{Html, IntoResponse, Response},
     routing::{get, post},
 };
@@ -33,6 +35,10 @@ pub fn app(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route("/", get(graphql_get).post(graphql_post))
         .route("/graphql", get(graphql_get).post(graphql_post))
+        .route_layer(middleware::from_fn_with_state(
+            gateway.clone(),
+            admission::admit,
+        ))
         .route(
             "/health",
             get(|| async { Json(json!({ "status": "pass" })) }),
@@ -45,6 +51,13 @@ pub fn app(gateway: Arc<Gateway>) -> Router {
 }
 
 async fn ready(State(gateway): State<Arc<Gateway>>) -> Response {
+    if gateway.admission.is_draining() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "draining" })),
+        )
+            .into_response();
+    }
     match gateway.current() {
         Some(_) => Json(json!({ "status": "ready" })).into_response(),
         None => (

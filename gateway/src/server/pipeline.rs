@@ -81,15 +81,25 @@ pub struct RequestMeta<'a> {
 pub struct Gateway {
     pub config: GatewayConfig,
     pub metrics: Metrics,
+    /// Load shedding, the request timeout and draining on shutdown.
+    pub admission: super::admission::Admission,
     http: reqwest::Client,
     current: RwLock<Option<Arc<Loaded>>>,
 }
 
 impl Gateway {
     pub fn new(config: GatewayConfig, http: reqwest::Client) -> Self {
+        let metrics = Metrics::new();
         Self {
+            admission: super::admission::Admission::new(
+                config.max_in_flight_requests,
+                config.request_timeout(),
+                config.drain_timeout(),
+                metrics.requests_shed.clone(),
+                metrics.requests_timed_out.clone(),
+            ),
             config,
-            metrics: Metrics::new(),
+            metrics,
             http,
             current: RwLock::new(None),
         }

@@ -108,7 +108,8 @@ impl FreshPostgres {
 }
 
 impl TestServer {
-    /// Starts subgraph `S` on `url` (demo data off unless `tune` turns it on).
+    /// Starts subgraph `S` on `url` (demo data off unless `tune` turns it on),
+    /// on port 0 unless `tune` sets `listen`.
     pub async fn start<S: Subgraph>(
         url: String,
         backend: &'static str,
@@ -119,8 +120,9 @@ impl TestServer {
         config.database_url = url;
         config.seed = false;
         tune(&mut config);
+        let listen = config.listen;
         let built = server::build::<S>(config).await.expect("subgraph builds");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let listener = TcpListener::bind(listen).await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("local addr"));
         let (stop, stopped) = oneshot::channel::<()>();
         let router = built.router;
