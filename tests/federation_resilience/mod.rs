@@ -48,6 +48,21 @@ impl Federation {
             .expect("address")
     }
 
+    /// Posts `query` on a task of its own: its status and body.
+    fn spawn_post(&self, query: &'static str) -> tokio::task::JoinHandle<(u16, Value)> {
+        let (client, url) = (self.client.clone(), self.url.clone());
+        tokio::spawn(async move {
+            let response = client
+                .post(&url)
+                .json(&json!({ "query": query }))
+                .send()
+                .await
+                .expect("answered");
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.expect("JSON body"))
+        })
+    }
+
     /// Starts notifications again on its database, at `addr`.
     async fn restart_notifications(&mut self, addr: SocketAddr) {
         let url = format!(
@@ -340,21 +355,7 @@ async fn beyond_max_in_flight_requests_clients_get_503_at_once_and_slow_ones_504
     })
     .await;
     proxy.open.send_replace(false);
-    let held = {
-        let (client, url) = (fed.client.clone(), fed.url.clone());
-        tokio::spawn(async move {
-            let response = client
-                .post(&url)
-                .json(&json!({ "query": r#"{ user(id: "2") { name } }"# }))
-                .send()
-                .await
-                .expect("answered");
-            (
-                response.status().as_u16(),
-                response.json::<Value>().await.unwrap(),
-            )
-        })
-    };
+    let held = fed.spawn_post(r#"{ user(id: "2") { name } }"#);
     proxy.arrived.notified().await;
     let refused = fed
         .client
@@ -399,21 +400,7 @@ async fn shutdown_drains_requests_in_flight_and_refuses_new_ones() {
     let mut fed = Federation::start(|c| proxy.replace(c, "users")).await;
     let base = fed.url.trim_end_matches("/graphql").to_owned();
     proxy.open.send_replace(false);
-    let in_flight = {
-        let (client, url) = (fed.client.clone(), fed.url.clone());
-        tokio::spawn(async move {
-            let response = client
-                .post(&url)
-                .json(&json!({ "query": r#"{ user(id: "3") { name orderCount } }"# }))
-                .send()
-                .await
-                .expect("answered");
-            (
-                response.status().as_u16(),
-                response.json::<Value>().await.unwrap(),
-            )
-        })
-    };
+    let in_flight = fed.spawn_post(r#"{ user(id: "3") { name orderCount } }"#);
     proxy.arrived.notified().await;
 
     // What SIGTERM does: the shutdown future `gateway::serve` was given resolves.
