@@ -32,9 +32,8 @@ struct Link {
 
 impl Link {
     fn in_process() -> Self {
-        let bus = LocalBus::default();
         Self {
-            tune: Arc::new(move |c| c.local_events = bus.clone()),
+            tune: Arc::new(kit::testing::linked_by(&LocalBus::default())),
             nats: None,
         }
     }

@@ -248,6 +248,13 @@ impl TestServer {
     }
 }
 
+/// A configuration tweak linking a subgraph to `bus`, the in-process event link
+/// that dev mode gives orders and notifications.
+pub fn linked_by(bus: &crate::events::LocalBus) -> impl Fn(&mut SubgraphConfig) + use<> {
+    let bus = bus.clone();
+    move |config| config.local_events = bus.clone()
+}
+
 /// Compares the SDL a running subgraph exports through `_service { sdl }` (what a
 /// gateway composes from) with the committed file; `UPDATE_SCHEMA=1` rewrites it.
 pub async fn check_schema_file(server: &TestServer, path: &std::path::Path) {

@@ -570,10 +570,7 @@ fn order_event(
 async fn order_events_become_one_notification_each_and_poison_is_counted_not_retried() {
     use kit::events::OrderEventKind::*;
     let bus = kit::events::LocalBus::default();
-    let tune = {
-        let bus = bus.clone();
-        move |c: &mut kit::SubgraphConfig| c.local_events = bus.clone()
-    };
+    let tune = kit::testing::linked_by(&bus);
     on_each_backend_with::<Notifications, _, _>(tune, |s| {
         let bus = bus.clone();
         async move {

@@ -258,10 +258,7 @@ async fn the_relay_delivers_pending_events_in_order_to_the_in_process_consumer()
     use kit::events::{Broker, Handled, LocalBus, Topic};
     use std::sync::{Arc, Mutex};
     let bus = LocalBus::default();
-    let tune = {
-        let bus = bus.clone();
-        move |c: &mut kit::SubgraphConfig| c.local_events = bus.clone()
-    };
+    let tune = kit::testing::linked_by(&bus);
     on_each_backend_with::<Orders, _, _>(tune, |s| {
         let bus = bus.clone();
         async move {
