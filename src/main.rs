@@ -9,6 +9,7 @@ use gateway::GatewayConfig;
 use gateway::composition::{Location, SubgraphSource};
 use kit::{
     SubgraphConfig,
+    events::LocalBus,
     server::{self, Subgraph},
 };
 use notifications::Notifications;
@@ -112,10 +113,14 @@ fn main() -> anyhow::Result<()> {
             Command::Subgraph { name } => {
                 // A production role: demo data only when `<NAME>_SEED=true`.
                 let shutdown = server::shutdown_signal();
+                // Alone in its process: events travel only through `<NAME>_NATS_URL`.
+                let events = LocalBus::default();
                 match name {
-                    SubgraphName::Users => run::<Users>(false, shutdown).await,
-                    SubgraphName::Orders => run::<Orders>(false, shutdown).await,
-                    SubgraphName::Notifications => run::<Notifications>(false, shutdown).await,
+                    SubgraphName::Users => run::<Users>(false, events, shutdown).await,
+                    SubgraphName::Orders => run::<Orders>(false, events, shutdown).await,
+                    SubgraphName::Notifications => {
+                        run::<Notifications>(false, events, shutdown).await
+                    }
                 }
             }
             Command::Gateway(args) => {
@@ -161,13 +166,16 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
-/// `seed` is the default of `<NAME>_SEED`.
+/// `seed` is the default of `<NAME>_SEED`; `events` links the subgraphs of this
+/// process when no NATS server is configured.
 async fn run<S: Subgraph>(
     seed: bool,
+    events: LocalBus,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let config = SubgraphConfig::load(S::NAME, S::DEFAULT_PORT, seed)
+    let mut config = SubgraphConfig::load(S::NAME, S::DEFAULT_PORT, seed)
         .with_context(|| format!("{} configuration", S::NAME))?;
+    config.local_events = events;
     server::run::<S>(config, shutdown)
         .await
         .with_context(|| format!("{} subgraph", S::NAME))
@@ -255,10 +263,16 @@ async fn dev() -> anyhow::Result<()> {
         }
         result
     };
+    // Orders events reach notifications in process unless NATS is configured.
+    let events = LocalBus::default();
     let (u, o, n, g) = tokio::join!(
-        async { stop_on_error(run::<Users>(true, until(stopped.clone())).await) },
-        async { stop_on_error(run::<Orders>(true, until(stopped.clone())).await) },
-        async { stop_on_error(run::<Notifications>(true, until(stopped.clone())).await) },
+        async {
+            stop_on_error(run::<Users>(true, LocalBus::default(), until(stopped.clone())).await)
+        },
+        async { stop_on_error(run::<Orders>(true, events.clone(), until(stopped.clone())).await) },
+        async {
+            stop_on_error(run::<Notifications>(true, events.clone(), until(stopped.clone())).await)
+        },
         async {
             stop_on_error(
                 gateway::composition::run(

@@ -186,6 +186,28 @@ fn compose_file_matches_the_code() {
                     "{name}: database {database} is created by the init script"
                 );
                 assert!(service.depends_on.contains_key("postgres"));
+                if let Some(nats) = service.environment.get(&format!("{prefix}NATS_URL")) {
+                    assert_eq!(
+                        nats, "nats://nats:4222",
+                        "{name}: events on the nats service"
+                    );
+                    let broker = &file.services["nats"];
+                    assert!(
+                        broker.command.iter().any(|a| a == "-js"),
+                        "the nats service runs JetStream"
+                    );
+                    assert!(
+                        broker
+                            .healthcheck
+                            .as_ref()
+                            .is_some_and(|h| h.test.concat().contains("js-enabled-only")),
+                        "the nats service is healthy only with JetStream up"
+                    );
+                    assert!(
+                        service.depends_on.contains_key("nats"),
+                        "{name} waits for nats"
+                    );
+                }
             }
             ("gateway", _) => {
                 for key in service.environment.keys() {
@@ -250,6 +272,15 @@ fn compose_file_matches_the_code() {
             }
             other => panic!("{name}: unexpected role {other:?}"),
         }
+    }
+    // The orders events reach notifications only if both talk to the broker.
+    for subgraph in ["orders", "notifications"] {
+        assert!(
+            file.services[subgraph]
+                .environment
+                .contains_key(&format!("{}_NATS_URL", subgraph.to_ascii_uppercase())),
+            "{subgraph} is configured with the nats service"
+        );
     }
     subgraphs_seen.sort();
     assert_eq!(
@@ -357,6 +388,9 @@ async fn the_compose_topology_runs_as_processes_on_postgres() {
     };
     kit::install_crypto_provider();
     let file = compose();
+    // The events go through the machine's NATS on a stream of this run's own.
+    let nats = std::env::var("TEST_NATS_URL").ok();
+    let run = format!("compose{}", std::process::id());
     let mut databases = Vec::new();
     let mut processes: BTreeMap<String, Process> = BTreeMap::new();
     for (name, service) in &file.services {
@@ -369,6 +403,17 @@ async fn the_compose_topology_runs_as_processes_on_postgres() {
         env.insert(format!("{prefix}_LISTEN"), "127.0.0.1:0".into());
         env.insert(format!("{prefix}_DATABASE_URL"), fresh.url.clone());
         env.insert("RUST_LOG".into(), "info".into());
+        match &nats {
+            Some(url) if env.contains_key(&format!("{prefix}_NATS_URL")) => {
+                env.insert(format!("{prefix}_NATS_URL"), url.clone());
+                env.insert(format!("{prefix}_EVENTS_STREAM"), run.to_ascii_uppercase());
+                env.insert(format!("{prefix}_EVENTS_SUBJECT"), format!("{run}.orders"));
+                env.insert(format!("{prefix}_EVENTS_CONSUMER"), run.clone());
+            }
+            _ => {
+                env.remove(&format!("{prefix}_NATS_URL"));
+            }
+        }
         databases.push(fresh);
         processes.insert(name.clone(), spawn(name, &service.command, &env));
     }
@@ -449,6 +494,21 @@ async fn the_compose_topology_runs_as_processes_on_postgres() {
         "{placed:#}"
     );
     let id = placed["data"]["placeOrder"]["id"].clone();
+    let placed_title = format!("Order {} placed", id.as_str().unwrap());
+    let mut titles = vec![];
+    if nats.is_some() {
+        // The OrderPlaced event became a notification through JetStream.
+        titles.push(json!({ "title": placed_title }));
+        let query = "query($id: ID!) { order(id: $id) { notifications { title } } }";
+        for _ in 0..300 {
+            let seen = post(&client, &url, query, json!({ "id": id })).await;
+            if seen["data"]["order"]["notifications"] == json!(titles) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    titles.push(json!({ "title": "Placed" }));
     post(&client, &url, "mutation($u: ID!, $o: ID!) { sendNotification(input: { userId: $u, orderId: $o, channel: SMS, title: \"Placed\", body: \"ok\" }) { id } }", json!({ "u": "3", "o": id })).await;
     let read = post(
         &client,
@@ -459,13 +519,17 @@ async fn the_compose_topology_runs_as_processes_on_postgres() {
     .await;
     assert_eq!(
         read["data"]["order"],
-        json!({ "totalCents": 300, "notifications": [{ "title": "Placed" }], "user": { "name": kit::demo::users()[2].name } })
+        json!({ "totalCents": 300, "notifications": titles, "user": { "name": kit::demo::users()[2].name } })
     );
 
     drop(gateway);
     drop(processes);
     for db in databases {
         db.drop().await;
+    }
+    if let Some(url) = nats {
+        let js = async_nats::jetstream::new(async_nats::connect(url).await.unwrap());
+        let _ = js.delete_stream(run.to_ascii_uppercase()).await;
     }
 }
 

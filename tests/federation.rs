@@ -1,6 +1,7 @@
 //! End to end: the three real subgraphs (seeded SQLite, on port 0) behind the
 //! gateway serving the committed `schema/supergraph.graphql`.
 
+mod federation_events;
 mod federation_resilience;
 mod federation_speed;
 

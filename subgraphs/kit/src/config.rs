@@ -30,6 +30,22 @@ pub struct SubgraphConfig {
     pub dataloader_delay_ms: u64,
     /// Insert demo data when the database is empty.
     pub seed: bool,
+    /// NATS server with JetStream (`nats://host:4222`) carrying domain events
+    /// between services. Unset: events reach consumers in this process only.
+    pub nats_url: Option<String>,
+    /// JetStream stream of the orders domain, and the prefix of its subjects
+    /// (`<prefix>.placed`, `<prefix>.status_changed`).
+    pub events_stream: String,
+    pub events_subject: String,
+    /// Durable consumer through which notifications reads the orders events.
+    pub events_consumer: String,
+    /// How often the outbox relay looks for pending events when nothing woke it
+    /// (events another replica wrote, or a broker that was down).
+    pub events_poll_ms: u64,
+    /// Not configuration: the in-process event link of dev mode, shared by the
+    /// orders and notifications of one process when no broker is configured.
+    #[serde(skip)]
+    pub local_events: crate::events::LocalBus,
 }
 
 impl SubgraphConfig {
@@ -44,6 +60,11 @@ impl SubgraphConfig {
         "cache_ttl_secs",
         "dataloader_delay_ms",
         "seed",
+        "nats_url",
+        "events_stream",
+        "events_subject",
+        "events_consumer",
+        "events_poll_ms",
     ];
 
     /// Defaults for a subgraph named `name` on `port`: a SQLite file under `./data/`.
@@ -58,6 +79,12 @@ impl SubgraphConfig {
             cache_ttl_secs: 60,
             dataloader_delay_ms: 1,
             seed: false,
+            nats_url: None,
+            events_stream: "ORDERS".into(),
+            events_subject: "orders".into(),
+            events_consumer: "notifications".into(),
+            events_poll_ms: 5_000,
+            local_events: Default::default(),
         }
     }
 
@@ -76,6 +103,10 @@ impl SubgraphConfig {
 
     pub fn cache_ttl(&self) -> Duration {
         Duration::from_secs(self.cache_ttl_secs)
+    }
+
+    pub fn events_poll(&self) -> Duration {
+        Duration::from_millis(self.events_poll_ms)
     }
 
     pub fn dataloader_delay(&self) -> Duration {

@@ -7,7 +7,9 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod events;
 pub mod input;
+pub mod live;
 pub mod loader;
 pub mod metrics;
 pub mod pagination;
@@ -16,6 +18,7 @@ pub mod server;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod workers;
 
 pub use cache::EntityCache;
 pub use config::SubgraphConfig;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use metrics::{Counter, Histogram, Key, KeyName, Label, Level, Metadata, Recorder, Unit};
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Level, Metadata, Recorder, Unit};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -113,9 +113,16 @@ impl Metrics {
         self.handle.render()
     }
 
-    fn counter(&self, name: &'static str, labels: &[(&'static str, &'static str)]) -> Counter {
+    /// A counter of this instance, labelled with the subgraph and `labels`.
+    pub fn counter(&self, name: &'static str, labels: &[(&'static str, &'static str)]) -> Counter {
         self.recorder
             .register_counter(&self.key(name, labels), &metadata())
+    }
+
+    /// A gauge of this instance, labelled with the subgraph and `labels`.
+    pub fn gauge(&self, name: &'static str, labels: &[(&'static str, &'static str)]) -> Gauge {
+        self.recorder
+            .register_gauge(&self.key(name, labels), &metadata())
     }
 
     fn key(&self, name: &'static str, labels: &[(&'static str, &'static str)]) -> Key {

@@ -1,13 +1,20 @@
-//! Boots a subgraph: database, migrations, demo data, schema, and the HTTP routes
-//! every subgraph serves (`/graphql`, `/health`, `/ready`, `/metrics`).
+//! Boots a subgraph: database, migrations, demo data, schema, event broker and
+//! background workers, and the HTTP routes every subgraph serves (`/graphql`,
+//! also as a `graphql-transport-ws` WebSocket for subscriptions, `/health`,
+//! `/ready`, `/metrics`).
 
 use std::{future::Future, time::Instant};
 
-use async_graphql::{EmptySubscription, ObjectType, Schema, http::GraphiQLSource};
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse, rejection::GraphQLRejection};
+use async_graphql::{
+    ObjectType, Schema, SubscriptionType,
+    http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource},
+};
+use async_graphql_axum::{
+    GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket, rejection::GraphQLRejection,
+};
 use axum::{
     Json, Router,
-    extract::Request,
+    extract::{Request, WebSocketUpgrade, ws::rejection::WebSocketUpgradeRejection},
     http::{HeaderMap, StatusCode, header},
     middleware::{self, Next},
     response::{Html, IntoResponse, Response},
@@ -18,7 +25,13 @@ use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-use crate::{config::SubgraphConfig, db, metrics::Metrics};
+use crate::{
+    config::SubgraphConfig,
+    db,
+    events::{Broker, EventsError},
+    metrics::Metrics,
+    workers::Workers,
+};
 
 /// What a subgraph crate supplies; everything else is shared.
 pub trait Subgraph: 'static {
@@ -27,8 +40,11 @@ pub trait Subgraph: 'static {
     type Migrator: MigratorTrait;
     type Query: ObjectType + 'static;
     type Mutation: ObjectType + 'static;
+    type Subscription: SubscriptionType + 'static;
 
-    fn schema(ctx: &SubgraphContext) -> Schema<Self::Query, Self::Mutation, EmptySubscription>;
+    /// Builds the schema; also starts, on `ctx.workers`, the tasks that feed it
+    /// (an outbox relay, an event consumer).
+    fn schema(ctx: &SubgraphContext) -> Schema<Self::Query, Self::Mutation, Self::Subscription>;
 
     /// Inserts demo data; called only on an empty database, inside the
     /// migration transaction.
@@ -44,12 +60,17 @@ pub struct SubgraphContext {
     pub db: DatabaseConnection,
     pub metrics: Metrics,
     pub config: SubgraphConfig,
+    /// Carries domain events to and from other services.
+    pub broker: Broker,
+    pub workers: Workers,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("database: {0}")]
     Database(#[from] DbErr),
+    #[error("events: {0}")]
+    Events(#[from] EventsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,
@@ -78,10 +99,13 @@ pub async fn build<S: Subgraph>(config: SubgraphConfig) -> Result<Built, StartEr
         Ok(())
     })
     .await?;
+    let broker = Broker::connect(&config).await?;
     let ctx = SubgraphContext {
         db,
         metrics,
         config,
+        broker,
+        workers: Workers::default(),
     };
     let schema = S::schema(&ctx);
     Ok(Built {
@@ -106,6 +130,7 @@ pub async fn run<S: Subgraph>(
         listener.local_addr()?
     );
     serve(listener, built.router, shutdown).await?;
+    built.ctx.workers.stop().await;
     built.ctx.db.close().await.ok();
     Ok(())
 }
@@ -170,10 +195,11 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-fn router<Q, M>(schema: Schema<Q, M, EmptySubscription>, ctx: &SubgraphContext) -> Router
+fn router<Q, M, S>(schema: Schema<Q, M, S>, ctx: &SubgraphContext) -> Router
 where
     Q: ObjectType + 'static,
     M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
 {
     let post_schema = schema.clone();
     let db = ctx.db.clone();
@@ -183,8 +209,19 @@ where
         .route(
             "/graphql",
             get(
-                move |headers: HeaderMap, req: Result<GraphQLRequest, GraphQLRejection>| {
-                    graphql_get(schema, headers, req)
+                move |headers: HeaderMap,
+                      upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+                      protocol: Result<GraphQLProtocol, StatusCode>,
+                      req: Result<GraphQLRequest, GraphQLRejection>| async move {
+                    match (upgrade, protocol) {
+                        (Ok(upgrade), Ok(protocol)) => upgrade
+                            .protocols(ALL_WEBSOCKET_PROTOCOLS)
+                            .on_upgrade(move |socket| {
+                                GraphQLWebSocket::new(socket, schema, protocol).serve()
+                            })
+                            .into_response(),
+                        _ => graphql_get(schema, headers, req).await,
+                    }
                 },
             )
             .post(move |req: GraphQLRequest| async move {
@@ -228,14 +265,15 @@ where
 }
 
 /// A browser gets GraphiQL; anything else a GraphQL query over GET.
-async fn graphql_get<Q, M>(
-    schema: Schema<Q, M, EmptySubscription>,
+async fn graphql_get<Q, M, S>(
+    schema: Schema<Q, M, S>,
     headers: HeaderMap,
     req: Result<GraphQLRequest, GraphQLRejection>,
 ) -> Response
 where
     Q: ObjectType + 'static,
     M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
 {
     let wants_html = headers
         .get(header::ACCEPT)
@@ -245,7 +283,13 @@ where
         Ok(req) if !wants_html => {
             GraphQLResponse::from(schema.execute(req.into_inner()).await).into_response()
         }
-        _ => Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response(),
+        _ => Html(
+            GraphiQLSource::build()
+                .endpoint("/graphql")
+                .subscription_endpoint("/graphql")
+                .finish(),
+        )
+        .into_response(),
     }
 }
 

@@ -20,6 +20,10 @@ pub struct TestServer {
     pub base: String,
     pub backend: &'static str,
     pub db: DatabaseConnection,
+    /// The subgraph's background tasks (outbox relay, event consumer).
+    pub workers: crate::workers::Workers,
+    /// Its `/metrics` as the handlers see them.
+    pub metrics: crate::metrics::Metrics,
     client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -136,6 +140,8 @@ impl TestServer {
             base,
             backend,
             db: built.ctx.db,
+            workers: built.ctx.workers,
+            metrics: built.ctx.metrics,
             client: reqwest::Client::new(),
             stop: Some(stop),
             task: Some(task),
@@ -150,6 +156,7 @@ impl TestServer {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+        self.workers.stop().await;
         let _ = self.db.clone().close().await;
     }
 
@@ -223,6 +230,17 @@ impl TestServer {
         read_series(&text, name, labels)
     }
 
+    /// Waits until `field` has `n` open subscriptions (so an event sent next reaches them).
+    pub async fn wait_for_subscribers(&self, field: &str, n: usize) {
+        for _ in 0..600 {
+            if self.metric("live_subscriptions", &[("field", field)]).await >= n as f64 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("{field}: {n} subscriptions did not start");
+    }
+
     /// Runs `query` and returns its data with the SQL statements it caused.
     pub async fn counting_sql(&self, query: &str, variables: Value) -> (Value, u64) {
         let before = self.metric("sql_statements_total", &[]).await;
@@ -230,6 +248,13 @@ impl TestServer {
         let after = self.metric("sql_statements_total", &[]).await;
         (data, (after - before) as u64)
     }
+}
+
+/// A configuration tweak linking a subgraph to `bus`, the in-process event link
+/// that dev mode gives orders and notifications.
+pub fn linked_by(bus: &crate::events::LocalBus) -> impl Fn(&mut SubgraphConfig) + use<> {
+    let bus = bus.clone();
+    move |config| config.local_events = bus.clone()
 }
 
 /// Compares the SDL a running subgraph exports through `_service { sdl }` (what a
@@ -272,5 +297,87 @@ where
         let fresh = FreshPostgres::create(&pg).await;
         body("postgres", fresh.url.clone()).await;
         fresh.drop().await;
+    }
+}
+
+/// A `graphql-transport-ws` client holding one subscription (the protocol of the
+/// `graphql-ws` library, which async-graphql serves).
+pub struct WsSubscription {
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+impl WsSubscription {
+    /// Connects to `url` (`http://…/graphql`), acknowledges the connection and
+    /// subscribes; returns once the server has the subscription.
+    pub async fn start(url: &str, query: &str, variables: Value) -> Self {
+        use futures::SinkExt;
+        use tokio_tungstenite::tungstenite::{client::IntoClientRequest, http::HeaderValue};
+        let mut request = url
+            .replacen("http", "ws", 1)
+            .into_client_request()
+            .expect("websocket request");
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_static("graphql-transport-ws"),
+        );
+        let (socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket connects");
+        let mut this = Self { socket };
+        this.send(json!({ "type": "connection_init" })).await;
+        let ack = this.receive().await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        this.socket
+            .send(tokio_tungstenite::tungstenite::Message::text(
+                json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": variables } })
+                    .to_string(),
+            ))
+            .await
+            .expect("subscribe sent");
+        this
+    }
+
+    async fn send(&mut self, message: Value) {
+        use futures::SinkExt;
+        self.socket
+            .send(tokio_tungstenite::tungstenite::Message::text(
+                message.to_string(),
+            ))
+            .await
+            .expect("websocket send");
+    }
+
+    /// The next protocol message (pings are answered and skipped).
+    async fn receive(&mut self) -> Value {
+        use futures::StreamExt;
+        loop {
+            let message =
+                tokio::time::timeout(std::time::Duration::from_secs(30), self.socket.next())
+                    .await
+                    .expect("a websocket message within 30 s")
+                    .expect("websocket open")
+                    .expect("websocket message");
+            let Ok(text) = message.to_text() else {
+                continue;
+            };
+            if text.is_empty() {
+                continue;
+            }
+            let value: Value = serde_json::from_str(text).expect("JSON message");
+            if value["type"] == "ping" {
+                self.send(json!({ "type": "pong" })).await;
+                continue;
+            }
+            return value;
+        }
+    }
+
+    /// The `payload` of the next `next` message of the subscription.
+    pub async fn next_payload(&mut self) -> Value {
+        let message = self.receive().await;
+        assert_eq!(message["type"], "next", "{message}");
+        message["payload"].clone()
     }
 }

@@ -1,15 +1,19 @@
 //! The notifications subgraph's GraphQL schema: the `Notification` entity, the
 //! notification fields it contributes to the `User` and `Order` entities (stubs:
-//! only their ids live here), queries and mutations.
+//! only their ids live here), queries, mutations and the `notificationAdded`
+//! subscription.
 
 use async_graphql::{
-    Context, EmptySubscription, Enum, ErrorExtensions, ID, InputObject, Object, ResultExt, Schema,
-    SimpleObject, dataloader::DataLoader,
+    Context, Enum, ErrorExtensions, ID, InputObject, Object, ResultExt, Schema, SimpleObject,
+    Subscription as SubscriptionRoot, dataloader::DataLoader,
 };
 use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
 use kit::{
     EntityCache,
     error::GqlResult,
+    events::Topic,
+    live::Live,
     loader::EntityLoader,
     pagination::{self, PageArgs, PageInfo, parse_id},
     related::{CountKey, CountLoader, ListLoader, PageKey, PageLoader},
@@ -19,10 +23,11 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     entity::notification::{self, Channel},
+    events::{Added, Consumer, Outcomes},
     repo,
 };
 
-pub type NotificationsSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type NotificationsSchema = Schema<Query, Mutation, Subscription>;
 pub type NotificationLoader = DataLoader<EntityLoader<notification::Entity>>;
 pub type NotificationCache = EntityCache<i32, notification::Model>;
 /// Pages of `User.notifications`, keyed by user, `unreadOnly` and page arguments.
@@ -64,9 +69,37 @@ pub fn build_schema(ctx: &SubgraphContext) -> NotificationsSchema {
         |m| m.order_id.unwrap_or_default(),
         ctx.metrics.loader("Order.notifications"),
     );
-    Schema::build(Query, Mutation, EmptySubscription)
+    let added = Added {
+        cache: cache.clone(),
+        live: Live::new(
+            &ctx.workers,
+            ctx.metrics
+                .gauge("live_subscriptions", &[("field", "notificationAdded")]),
+        ),
+    };
+    let outcome = |outcome| {
+        ctx.metrics
+            .counter("events_consumed_total", &[("outcome", outcome)])
+    };
+    let consumer = Consumer {
+        db: ctx.db.clone(),
+        broker: ctx.broker.clone(),
+        topic: Topic::orders(&ctx.config),
+        name: ctx.config.events_consumer.clone(),
+        added: added.clone(),
+        outcomes: Outcomes {
+            created: outcome("created"),
+            duplicate: outcome("duplicate"),
+            poison: outcome("poison"),
+            retried: outcome("retried"),
+        },
+    };
+    ctx.workers.spawn(|stop| consumer.run(stop));
+    Schema::build(Query, Mutation, Subscription)
         .enable_federation()
+        .enable_subscription_in_federation()
         .data(ctx.db.clone())
+        .data(added)
         .data(cache)
         .data(kit::loader::batched(by_id, delay))
         .data(kit::loader::batched(of_user, delay))
@@ -311,7 +344,9 @@ impl Mutation {
             title: &input.title,
             body: &input.body,
         };
-        Ok(Notification(repo::send(db(ctx), new).await.extend()?))
+        let sent = repo::send(db(ctx), new).await.extend()?;
+        ctx.data_unchecked::<Added>().committed(&sent).await;
+        Ok(Notification(sent))
     }
 
     /// Marks a notification read; marking it again is not an error.
@@ -331,6 +366,27 @@ impl Mutation {
         ctx.data_unchecked::<NotificationCache>()
             .invalidate_where(move |_, n| n.user_id == user_id);
         Ok(saturating_int(changed))
+    }
+}
+
+pub struct Subscription;
+
+#[SubscriptionRoot]
+impl Subscription {
+    /// Each new notification of the user, as committed (sent, or made from an
+    /// order event).
+    async fn notification_added(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+    ) -> async_graphql::Result<impl Stream<Item = Notification>> {
+        let user_id = parse_id(&user_id, "user").extend()?;
+        Ok(ctx
+            .data_unchecked::<Added>()
+            .live
+            .stream()
+            .filter(move |n| std::future::ready(n.user_id == user_id))
+            .map(Notification))
     }
 }
 

@@ -2,11 +2,11 @@
 //! notification fields to `User` (users subgraph) and `Order` (orders subgraph).
 
 pub mod entity;
+pub mod events;
 pub mod graphql;
 pub mod migration;
 pub mod repo;
 
-use async_graphql::EmptySubscription;
 use kit::server::{Subgraph, SubgraphContext};
 use sea_orm::{DatabaseTransaction, DbErr};
 
@@ -20,10 +20,11 @@ impl Subgraph for Notifications {
     type Migrator = migration::Migrator;
     type Query = graphql::Query;
     type Mutation = graphql::Mutation;
+    type Subscription = graphql::Subscription;
 
     fn schema(
         ctx: &SubgraphContext,
-    ) -> async_graphql::Schema<Self::Query, Self::Mutation, EmptySubscription> {
+    ) -> async_graphql::Schema<Self::Query, Self::Mutation, Self::Subscription> {
         build_schema(ctx)
     }
 

@@ -2,10 +2,14 @@
 //! connection. Validation lives here so that every caller gets the same rules.
 
 use chrono::Utc;
-use kit::{ApiError, input::trimmed_text};
+use kit::{
+    ApiError,
+    events::{OrderEvent, OrderEventKind},
+    input::trimmed_text,
+};
 use sea_orm::{
     ActiveEnum, ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set, sea_query::Expr,
+    DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set, SqlErr, sea_query::Expr,
 };
 
 use crate::entity::notification::{self, Channel};
@@ -37,10 +41,86 @@ pub async fn send(
         body: Set(trimmed_text(new.body, "body", MAX_BODY_LEN)?),
         read: Set(false),
         created_at: Set(Utc::now()),
+        event_id: NotSet,
     };
     Ok(notification::Entity::insert(row)
         .exec_with_returning(db)
         .await?)
+}
+
+/// Why an event can never become a notification.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    #[error("event {event_id}: {reason}")]
+    Poison { event_id: String, reason: String },
+    #[error("database: {0}")]
+    Database(#[from] DbErr),
+}
+
+/// What the user reads about an order event: "Order 42 placed: 3 items, 59.90 EUR".
+pub fn describe(event: &OrderEvent) -> (String, String) {
+    let order = event.order_id;
+    match event.kind {
+        OrderEventKind::OrderPlaced => {
+            let items = match event.item_count {
+                1 => "1 item".to_owned(),
+                n => format!("{n} items"),
+            };
+            let total = format!(
+                "{}.{:02} {}",
+                event.total_cents / 100,
+                event.total_cents % 100,
+                event.currency
+            );
+            (
+                format!("Order {order} placed"),
+                format!("Order {order} placed: {items}, {total}"),
+            )
+        }
+        OrderEventKind::OrderStatusChanged => {
+            let text = format!("Order {order} {}", event.status.to_ascii_lowercase());
+            (text.clone(), text)
+        }
+    }
+}
+
+/// Inserts the notification for an order event, once: returns `None` when the
+/// event was handled before (its id is unique here).
+pub async fn insert_from_event(
+    db: &DatabaseConnection,
+    event: &OrderEvent,
+) -> Result<Option<notification::Model>, EventError> {
+    let poison = |reason: &str| EventError::Poison {
+        event_id: event.event_id.clone(),
+        reason: reason.to_owned(),
+    };
+    // Users live in another database; ids there start at 1.
+    if event.user_id <= 0 {
+        return Err(poison("unknown user"));
+    }
+    if event.order_id <= 0 || event.event_id.is_empty() || event.event_id.len() > 64 {
+        return Err(poison("malformed order event"));
+    }
+    let (title, body) = describe(event);
+    let row = notification::ActiveModel {
+        id: NotSet,
+        user_id: Set(event.user_id),
+        order_id: Set(Some(event.order_id)),
+        channel: Set(Channel::InApp),
+        title: Set(title),
+        body: Set(body),
+        read: Set(false),
+        created_at: Set(Utc::now()),
+        event_id: Set(Some(event.event_id.clone())),
+    };
+    match notification::Entity::insert(row)
+        .exec_with_returning(db)
+        .await
+    {
+        Ok(model) => Ok(Some(model)),
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Marks one notification read; a second call changes nothing and still succeeds.
@@ -103,6 +183,7 @@ pub async fn seed(txn: &DatabaseTransaction) -> Result<(), DbErr> {
             body: Set(n.body),
             read: Set(n.read),
             created_at: Set(now),
+            event_id: NotSet,
         })
         .exec_without_returning(txn)
         .await?;

@@ -532,3 +532,106 @@ async fn a_lost_database_is_internal_without_details_and_not_ready() {
 fn seeded(config: &mut kit::SubgraphConfig) {
     config.seed = true;
 }
+
+/// Hands `payload` to the subgraph's in-process consumer and waits for its
+/// confirmation (retrying while the consumer is still starting).
+async fn deliver(bus: &kit::events::LocalBus, payload: Vec<u8>) {
+    for _ in 0..200 {
+        match bus.publish_raw(payload.clone()).await {
+            Ok(()) => return,
+            Err(kit::events::EventsError::NoLocalConsumer) => {
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    panic!("the consumer did not start");
+}
+
+fn order_event(
+    kind: kit::events::OrderEventKind,
+    user: i32,
+    status: &str,
+) -> kit::events::OrderEvent {
+    kit::events::OrderEvent {
+        event_id: kit::events::new_event_id(),
+        kind,
+        order_id: 42,
+        user_id: user,
+        status: status.into(),
+        item_count: 3,
+        total_cents: 5990,
+        currency: "EUR".into(),
+        occurred_at: chrono::Utc::now(),
+    }
+}
+
+#[tokio::test]
+async fn order_events_become_one_notification_each_and_poison_is_counted_not_retried() {
+    use kit::events::OrderEventKind::*;
+    let bus = kit::events::LocalBus::default();
+    let tune = kit::testing::linked_by(&bus);
+    on_each_backend_with::<Notifications, _, _>(tune, |s| {
+        let bus = bus.clone();
+        async move {
+            let mut sub = kit::testing::WsSubscription::start(
+                &format!("{}/graphql", s.base),
+                "subscription { notificationAdded(userId: \"5\") { title body channel order { id } user { id } } }",
+                json!({}),
+            )
+            .await;
+            s.wait_for_subscribers("notificationAdded", 1).await;
+            let placed = order_event(OrderPlaced, 5, "PENDING");
+            deliver(&bus, placed.encode()).await;
+            // Redelivered, as after a crash before the ack: no second notification.
+            deliver(&bus, placed.encode()).await;
+            deliver(&bus, order_event(OrderStatusChanged, 5, "SHIPPED").encode()).await;
+            deliver(&bus, b"{ not an event".to_vec()).await;
+            deliver(&bus, order_event(OrderPlaced, 0, "PENDING").encode()).await;
+
+            let page = user_page(&s, 5, json!({})).await;
+            assert_eq!(
+                page["notifications"]["edges"],
+                json!([
+                    { "cursor": page["notifications"]["edges"][0]["cursor"], "node": { "title": "Order 42 placed", "read": false } },
+                    { "cursor": page["notifications"]["edges"][1]["cursor"], "node": { "title": "Order 42 shipped", "read": false } },
+                ]),
+                "[{}]",
+                s.backend
+            );
+            let first = sub.next_payload().await;
+            assert_eq!(
+                first["data"]["notificationAdded"],
+                json!({ "title": "Order 42 placed", "body": "Order 42 placed: 3 items, 59.90 EUR", "channel": "IN_APP", "order": { "id": "42" }, "user": { "id": "5" } })
+            );
+            assert_eq!(sub.next_payload().await["data"]["notificationAdded"]["body"], "Order 42 shipped");
+            let outcome = async |o: &str| s.metric("events_consumed_total", &[("outcome", o)]).await;
+            assert_eq!(outcome("created").await, 2.0);
+            assert_eq!(outcome("duplicate").await, 1.0);
+            assert_eq!(outcome("poison").await, 2.0);
+            s
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_sent_notification_reaches_the_subscribers_of_its_user_only() {
+    on_each_backend::<Notifications, _, _>(|s| async move {
+        let mut sub = kit::testing::WsSubscription::start(
+            &format!("{}/graphql", s.base),
+            "subscription($u: ID!) { notificationAdded(userId: $u) { id title } }",
+            json!({ "u": "2" }),
+        )
+        .await;
+        s.wait_for_subscribers("notificationAdded", 1).await;
+        send(&s, 1, None, "for someone else").await;
+        let id = send(&s, 2, Some(3), "for you").await;
+        assert_eq!(
+            sub.next_payload().await,
+            json!({ "data": { "notificationAdded": { "id": id, "title": "for you" } } })
+        );
+        s
+    })
+    .await;
+}

@@ -1,14 +1,17 @@
 //! The orders subgraph's GraphQL schema: the `Order` entity, what orders adds to
-//! `User`, queries and mutations.
+//! `User`, queries, mutations and the `orderStatusChanged` subscription.
 
 use async_graphql::{
-    Context, EmptySubscription, ErrorExtensions, ID, InputObject, Object, ResultExt, Schema,
-    SimpleObject, dataloader::DataLoader,
+    Context, ErrorExtensions, ID, InputObject, Object, ResultExt, Schema, SimpleObject,
+    Subscription as SubscriptionRoot, dataloader::DataLoader,
 };
 use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
 use kit::{
     EntityCache,
     error::GqlResult,
+    events::Topic,
+    live::Live,
     loader::EntityLoader,
     pagination::{self, PageArgs, PageInfo, parse_id},
     related::{CountKey, CountLoader, ListLoader, PageKey, PageLoader},
@@ -18,11 +21,14 @@ use sea_orm::{Condition, DatabaseConnection};
 
 use crate::{
     entity::{order, order_item},
+    outbox::{Doorbell, Relay},
     repo::{self, NewItem},
     status::OrderStatus,
 };
 
-pub type OrdersSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type OrdersSchema = Schema<Query, Mutation, Subscription>;
+/// Orders as committed by a change, for `orderStatusChanged`.
+type OrderChanges = Live<order::Model>;
 type OrderLoader = DataLoader<EntityLoader<order::Entity>>;
 type OrderCache = EntityCache<i32, order::Model>;
 /// A user's orders, filtered by status.
@@ -62,9 +68,27 @@ pub fn build_schema(ctx: &SubgraphContext) -> OrdersSchema {
         |i| i.order_id,
         ctx.metrics.loader("Order.items"),
     );
-    Schema::build(Query, Mutation, EmptySubscription)
+    let doorbell = Doorbell::default();
+    let relay = Relay {
+        db: ctx.db.clone(),
+        broker: ctx.broker.clone(),
+        topic: Topic::orders(&ctx.config),
+        doorbell: doorbell.clone(),
+        poll: ctx.config.events_poll(),
+        published: ctx.metrics.counter("outbox_events_published_total", &[]),
+        failures: ctx.metrics.counter("outbox_relay_failures_total", &[]),
+    };
+    ctx.workers.spawn(|stop| relay.run(stop));
+    Schema::build(Query, Mutation, Subscription)
         .enable_federation()
+        .enable_subscription_in_federation()
         .data(ctx.db.clone())
+        .data(OrderChanges::new(
+            &ctx.workers,
+            ctx.metrics
+                .gauge("live_subscriptions", &[("field", "orderStatusChanged")]),
+        ))
+        .data(doorbell)
         .data(cache)
         .data(kit::loader::batched(orders, delay))
         .data(kit::loader::batched(of_user, delay))
@@ -286,11 +310,11 @@ impl Mutation {
                 unit_price_cents: i.unit_price_cents,
             })
             .collect();
-        Ok(Order(
-            repo::place(db(ctx), user, &input.currency, items)
-                .await
-                .extend()?,
-        ))
+        let order = repo::place(db(ctx), user, &input.currency, items)
+            .await
+            .extend()?;
+        committed(ctx, &order);
+        Ok(Order(order))
     }
 
     /// Cancels a PENDING or PAID order.
@@ -319,7 +343,35 @@ async fn transition(ctx: &Context<'_>, id: &ID, to: OrderStatus) -> GqlResult<Or
     let id = parse_id(id, "order").extend()?;
     let result = repo::transition(db(ctx), id, to).await;
     ctx.data_unchecked::<OrderCache>().invalidate(&id).await;
-    Ok(Order(result.extend()?))
+    let order = result.extend()?;
+    committed(ctx, &order);
+    Ok(Order(order))
+}
+
+/// After a change committed: the relay publishes its event now, and live
+/// subscriptions see the order as committed.
+fn committed(ctx: &Context<'_>, order: &order::Model) {
+    ctx.data_unchecked::<Doorbell>().ring();
+    ctx.data_unchecked::<OrderChanges>().send(order.clone());
+}
+
+pub struct Subscription;
+
+#[SubscriptionRoot]
+impl Subscription {
+    /// The order each time it is placed or changes status, as committed.
+    async fn order_status_changed(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+    ) -> async_graphql::Result<impl Stream<Item = Order>> {
+        let id = parse_id(&order_id, "order").extend()?;
+        Ok(ctx
+            .data_unchecked::<OrderChanges>()
+            .stream()
+            .filter(move |order| std::future::ready(order.id == id))
+            .map(Order))
+    }
 }
 
 async fn load(ctx: &Context<'_>, id: i32) -> GqlResult<Option<Order>> {

@@ -3,10 +3,10 @@
 pub mod entity;
 pub mod graphql;
 pub mod migration;
+pub mod outbox;
 pub mod repo;
 pub mod status;
 
-use async_graphql::EmptySubscription;
 use kit::server::{Subgraph, SubgraphContext};
 use sea_orm::{DatabaseTransaction, DbErr};
 
@@ -20,10 +20,11 @@ impl Subgraph for Orders {
     type Migrator = migration::Migrator;
     type Query = graphql::Query;
     type Mutation = graphql::Mutation;
+    type Subscription = graphql::Subscription;
 
     fn schema(
         ctx: &SubgraphContext,
-    ) -> async_graphql::Schema<Self::Query, Self::Mutation, EmptySubscription> {
+    ) -> async_graphql::Schema<Self::Query, Self::Mutation, Self::Subscription> {
         build_schema(ctx)
     }
 

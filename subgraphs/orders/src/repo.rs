@@ -6,11 +6,14 @@ use kit::{ApiError, pagination::PageArgs};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
     DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set, TransactionSession, TransactionTrait,
+    Set, TransactionTrait,
 };
+
+use kit::events::OrderEventKind;
 
 use crate::{
     entity::{order, order_item},
+    outbox,
     status::OrderStatus,
 };
 
@@ -87,7 +90,8 @@ fn validate(currency: &str, items: &[NewItem]) -> Result<i64, ApiError> {
     Ok(total)
 }
 
-/// Inserts the order and its items in one transaction; the total is computed here.
+/// Inserts the order, its items and its `OrderPlaced` event in one transaction;
+/// the total is computed here.
 pub async fn place(
     db: &DatabaseConnection,
     user_id: i32,
@@ -95,18 +99,22 @@ pub async fn place(
     items: Vec<NewItem>,
 ) -> Result<order::Model, ApiError> {
     let total = validate(currency, &items)?;
-    insert_order(db, user_id, currency, OrderStatus::Pending, total, items).await
+    let item_count = items.iter().map(|i| i.quantity).sum();
+    let txn = db.begin().await?;
+    let order = insert_order(&txn, user_id, currency, OrderStatus::Pending, total, items).await?;
+    outbox::record(&txn, OrderEventKind::OrderPlaced, &order, item_count).await?;
+    txn.commit().await?;
+    Ok(order)
 }
 
 async fn insert_order(
-    db: &impl TransactionTrait,
+    txn: &DatabaseTransaction,
     user_id: i32,
     currency: &str,
     status: OrderStatus,
     total: i64,
     items: Vec<NewItem>,
-) -> Result<order::Model, ApiError> {
-    let txn = db.begin().await?;
+) -> Result<order::Model, DbErr> {
     let order = order::ActiveModel {
         user_id: Set(user_id),
         total_cents: Set(total),
@@ -115,7 +123,7 @@ async fn insert_order(
         created_at: Set(Utc::now()),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
     let rows = items.into_iter().map(|item| order_item::ActiveModel {
         order_id: Set(order.id),
@@ -125,13 +133,13 @@ async fn insert_order(
         unit_price_cents: Set(i64::from(item.unit_price_cents)),
         ..Default::default()
     });
-    order_item::Entity::insert_many(rows).exec(&txn).await?;
-    txn.commit().await?;
+    order_item::Entity::insert_many(rows).exec(txn).await?;
     Ok(order)
 }
 
-/// Moves an order to `to` if its current state allows it. The check and the
-/// write are one conditional UPDATE, so concurrent moves cannot both win.
+/// Moves an order to `to` if its current state allows it, writing its
+/// `OrderStatusChanged` event in the same transaction. The check and the write
+/// are one conditional UPDATE, so concurrent moves cannot both win.
 pub async fn transition(
     db: &DatabaseConnection,
     id: i32,
@@ -142,6 +150,7 @@ pub async fn transition(
         .into_iter()
         .map(OrderStatus::as_str)
         .collect();
+    let txn = db.begin().await?;
     let result = order::Entity::update_many()
         .col_expr(
             order::Column::Status,
@@ -149,10 +158,10 @@ pub async fn transition(
         )
         .filter(order::Column::Id.eq(id))
         .filter(order::Column::Status.is_in(from))
-        .exec(db)
+        .exec(&txn)
         .await?;
     let current = order::Entity::find_by_id(id)
-        .one(db)
+        .one(&txn)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("order {id} not found")))?;
     if result.rows_affected == 0 {
@@ -162,6 +171,21 @@ pub async fn transition(
             to.as_str()
         )));
     }
+    let item_count = order_item::Entity::find()
+        .filter(order_item::Column::OrderId.eq(id))
+        .all(&txn)
+        .await?
+        .iter()
+        .map(|i| i.quantity)
+        .sum();
+    outbox::record(
+        &txn,
+        OrderEventKind::OrderStatusChanged,
+        &current,
+        item_count,
+    )
+    .await?;
+    txn.commit().await?;
     Ok(current)
 }
 
@@ -187,12 +211,8 @@ pub async fn seed(txn: &DatabaseTransaction) -> Result<(), DbErr> {
             .iter()
             .map(|i| i64::from(i.quantity) * i64::from(i.unit_price_cents))
             .sum();
-        insert_order(txn, demo.user_id, demo.currency, status, total, items)
-            .await
-            .map_err(|e| match e {
-                ApiError::Database(e) => e,
-                other => DbErr::Custom(other.to_string()),
-            })?;
+        // Demo history, not news: no events.
+        insert_order(txn, demo.user_id, demo.currency, status, total, items).await?;
     }
     Ok(())
 }

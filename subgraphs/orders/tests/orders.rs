@@ -185,3 +185,145 @@ async fn a_status_change_is_seen_by_the_next_read() {
     })
     .await;
 }
+
+/// The outbox rows, oldest first: (kind, status, order id, user id, item count, total).
+async fn outbox(s: &TestServer) -> Vec<(String, String, i32, i32, i32, i64)> {
+    use sea_orm::{EntityTrait, QueryOrder};
+    orders::entity::order_event::Entity::find()
+        .order_by_asc(orders::entity::order_event::Column::Id)
+        .all(&s.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| {
+            (
+                e.kind,
+                e.status,
+                e.order_id,
+                e.user_id,
+                e.item_count,
+                e.total_cents,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn each_committed_change_writes_exactly_one_event_and_a_refused_one_none() {
+    on_each_backend::<Orders, _, _>(|s| async move {
+        const UPDATE: &str = "mutation($id: ID!, $s: OrderStatus!) { updateOrderStatus(id: $id, status: $s) { status } }";
+        const CANCEL: &str = "mutation($id: ID!) { cancelOrder(id: $id) { status } }";
+        let order = place(&s, "7", vec![item("A", 2, 150), item("B", 1, 1000)]).await;
+        let id = order["id"].clone();
+        let n: i32 = id.as_str().unwrap().parse().unwrap();
+        s.data(UPDATE, json!({ "id": id, "s": "PAID" })).await;
+        s.error(UPDATE, json!({ "id": id, "s": "PENDING" }), "CONFLICT").await;
+        s.data(CANCEL, json!({ "id": id })).await;
+        s.error(CANCEL, json!({ "id": id }), "CONFLICT").await;
+        s.error(CANCEL, json!({ "id": "9999" }), "NOT_FOUND").await;
+        s.error(PLACE, json!({ "input": { "userId": "7", "items": [] } }), "BAD_USER_INPUT").await;
+        let row = |kind: &str, status: &str| (kind.to_owned(), status.to_owned(), n, 7, 3, 1300);
+        assert_eq!(
+            outbox(&s).await,
+            vec![
+                row("OrderPlaced", "PENDING"),
+                row("OrderStatusChanged", "PAID"),
+                row("OrderStatusChanged", "CANCELLED"),
+            ],
+            "[{}]",
+            s.backend
+        );
+        // Nothing consumes events in this process, so they wait in the outbox.
+        assert_eq!(orders::outbox::pending(&s.db).await.unwrap(), 3);
+        s
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn demo_data_is_history_not_events() {
+    on_each_backend_with::<Orders, _, _>(
+        |c| c.seed = true,
+        |s| async move {
+            assert!(order_count(&s).await > 0);
+            assert!(outbox(&s).await.is_empty(), "[{}]", s.backend);
+            s
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_relay_delivers_pending_events_in_order_to_the_in_process_consumer() {
+    use kit::events::{Broker, Handled, LocalBus, Topic};
+    use std::sync::{Arc, Mutex};
+    let bus = LocalBus::default();
+    let tune = kit::testing::linked_by(&bus);
+    on_each_backend_with::<Orders, _, _>(tune, |s| {
+        let bus = bus.clone();
+        async move {
+            // Written while nobody consumes: they wait.
+            let first = place(&s, "3", vec![item("A", 1, 100)]).await["id"].clone();
+            assert_eq!(orders::outbox::pending(&s.db).await.unwrap(), 1);
+            // A consumer starts; the doorbell of the next commit (or the poll) drains the outbox.
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let workers = kit::workers::Workers::default();
+            let config = kit::SubgraphConfig::defaults("orders", 0);
+            workers.spawn(|stop| {
+                let seen = seen.clone();
+                async move {
+                    Broker::Local(bus)
+                        .consume(&Topic::orders(&config), "test", stop, |event| {
+                            seen.lock().unwrap().push(event.unwrap());
+                            std::future::ready(Handled::Done)
+                        })
+                        .await
+                }
+            });
+            let second = place(&s, "3", vec![item("B", 2, 100)]).await["id"].clone();
+            for _ in 0..300 {
+                if orders::outbox::pending(&s.db).await.unwrap() == 0 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            assert_eq!(
+                orders::outbox::pending(&s.db).await.unwrap(),
+                0,
+                "[{}]",
+                s.backend
+            );
+            workers.stop().await;
+            let seen = seen.lock().unwrap().clone();
+            let ids: Vec<String> = seen.iter().map(|e| e.order_id.to_string()).collect();
+            assert_eq!(ids, [first.as_str().unwrap(), second.as_str().unwrap()]);
+            assert_eq!(seen[1].item_count, 2);
+            s
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_websocket_subscriber_sees_each_status_change_of_its_order() {
+    on_each_backend::<Orders, _, _>(|s| async move {
+        let id = place(&s, "4", vec![item("A", 1, 100)]).await["id"].clone();
+        let other = place(&s, "4", vec![item("B", 1, 100)]).await["id"].clone();
+        let mut sub = kit::testing::WsSubscription::start(
+            &format!("{}/graphql", s.base),
+            "subscription($id: ID!) { orderStatusChanged(orderId: $id) { id status user { id } } }",
+            json!({ "id": id }),
+        )
+        .await;
+        s.wait_for_subscribers("orderStatusChanged", 1).await;
+        const UPDATE: &str = "mutation($id: ID!, $s: OrderStatus!) { updateOrderStatus(id: $id, status: $s) { status } }";
+        s.data(UPDATE, json!({ "id": other, "s": "PAID" })).await;
+        s.data(UPDATE, json!({ "id": id, "s": "PAID" })).await;
+        s.data("mutation($id: ID!) { cancelOrder(id: $id) { status } }", json!({ "id": id })).await;
+        let expect = |status: &str| json!({ "data": { "orderStatusChanged": { "id": id, "status": status, "user": { "id": "4" } } } });
+        assert_eq!(sub.next_payload().await, expect("PAID"));
+        assert_eq!(sub.next_payload().await, expect("CANCELLED"));
+        s
+    })
+    .await;
+}

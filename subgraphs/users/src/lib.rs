@@ -19,6 +19,7 @@ impl Subgraph for Users {
     type Migrator = migration::Migrator;
     type Query = graphql::Query;
     type Mutation = graphql::Mutation;
+    type Subscription = EmptySubscription;
 
     fn schema(
         ctx: &SubgraphContext,

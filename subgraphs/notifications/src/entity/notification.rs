@@ -15,6 +15,8 @@ pub struct Model {
     pub body: String,
     pub read: bool,
     pub created_at: DateTimeUtc,
+    /// The domain event this was made from (unique); null when sent directly.
+    pub event_id: Option<String>,
 }
 
 /// Stored as its name, so that the column reads the same in SQL as in GraphQL.
