@@ -12,7 +12,10 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::{
     executor::entity_cache::{EntityCacheConfig, TypeCacheConfig},
-    server::limits::OperationLimits,
+    server::{
+        cors::CorsConfig, csrf::CsrfConfig, limits::OperationLimits, persisted::PersistedConfig,
+        rate_limit::RateLimitConfig,
+    },
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +42,9 @@ pub struct GatewayConfig {
     /// Largest request body accepted, in bytes; a larger one is answered
     /// `413` without being buffered.
     pub max_body_bytes: usize,
+    /// Time a client has to send its whole request body, in milliseconds;
+    /// a slower one (slowloris) gets `408`.
+    pub body_timeout_ms: u64,
     /// Operation limits (depth, aliases, root fields, directives, tokens).
     pub limits: OperationLimits,
     /// Plans kept in memory (keyed by operation text and name).
@@ -62,6 +68,17 @@ pub struct GatewayConfig {
     pub entity_batch_max: usize,
     /// The gateway's cache of `_entities` results.
     pub entity_cache: EntityCacheConfig,
+    /// Which other origins' pages may read responses in a browser.
+    pub cors: CorsConfig,
+    /// Refusing operations a browser could send cross-site without a preflight.
+    pub csrf: CsrfConfig,
+    /// Requests per period per client and for everyone (off by default).
+    pub rate_limit: RateLimitConfig,
+    /// Trusted documents (a manifest), only-persisted mode, and APQ.
+    pub persisted_queries: PersistedConfig,
+    /// A Redis shared by the gateway's replicas (`redis://127.0.0.1:6379`):
+    /// rate limits and persisted queries are kept there instead of in memory.
+    pub redis_url: Option<String>,
 }
 
 impl Default for GatewayConfig {
@@ -75,6 +92,7 @@ impl Default for GatewayConfig {
             subgraph_timeouts_ms: BTreeMap::new(),
             pool_idle_timeout_ms: 90_000,
             max_body_bytes: 2 * 1024 * 1024,
+            body_timeout_ms: 10_000,
             limits: OperationLimits::default(),
             plan_cache_capacity: 1_000,
             introspection: true,
@@ -84,6 +102,11 @@ impl Default for GatewayConfig {
             entity_batch_window_us: 0,
             entity_batch_max: 500,
             entity_cache: EntityCacheConfig::default(),
+            cors: CorsConfig::default(),
+            csrf: CsrfConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            persisted_queries: PersistedConfig::default(),
+            redis_url: None,
         }
     }
 }

@@ -81,18 +81,23 @@ pub struct RequestMeta<'a> {
 pub struct Gateway {
     pub config: GatewayConfig,
     pub metrics: Metrics,
+    pub traffic: super::Traffic,
     http: reqwest::Client,
     current: RwLock<Option<Arc<Loaded>>>,
 }
 
 impl Gateway {
-    pub fn new(config: GatewayConfig, http: reqwest::Client) -> Self {
-        Self {
+    pub fn new(
+        config: GatewayConfig,
+        http: reqwest::Client,
+    ) -> Result<Self, crate::error::InvalidSetting> {
+        Ok(Self {
+            traffic: super::Traffic::new(&config)?,
             config,
             metrics: Metrics::new(),
             http,
             current: RwLock::new(None),
-        }
+        })
     }
 
     pub fn current(&self) -> Option<Arc<Loaded>> {
