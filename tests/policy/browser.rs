@@ -6,7 +6,7 @@
 use reqwest::{Method, Response, header::HeaderMap};
 use serde_json::{Value, json};
 
-use super::start;
+use super::{sent, start};
 use crate::Federation;
 
 const QUERY: &str = "{ node { id } }";
@@ -217,17 +217,6 @@ fn a_wildcard_origin_with_credentials_does_not_start() {
     config.cors.allow_credentials = true;
     let error = gateway::build(config, "").err().expect("refused");
     assert!(error.to_string().contains("cors.allow_origins"), "{error}");
-}
-
-/// Status, `extensions.code` of the first error (if any) and the body.
-async fn sent(request: reqwest::RequestBuilder) -> (u16, Option<String>, Value) {
-    let response = request.send().await.expect("answered");
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.expect("JSON");
-    let code = body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .map(str::to_owned);
-    (status, code, body)
 }
 
 fn get(federation: &Federation) -> reqwest::RequestBuilder {

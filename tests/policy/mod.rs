@@ -81,3 +81,15 @@ pub async fn post(federation: &Federation, body: impl Into<reqwest::Body>) -> (u
         .unwrap_or_else(|e| panic!("{status}: a JSON body, not {text:?}: {e}"));
     (status, body)
 }
+
+/// Status, `extensions.code` of the first error (if any) and the JSON body
+/// of the answer to `request`.
+pub async fn sent(request: reqwest::RequestBuilder) -> (u16, Option<String>, Value) {
+    let response = request.send().await.expect("answered");
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.expect("JSON");
+    let code = body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .map(str::to_owned);
+    (status, code, body)
+}

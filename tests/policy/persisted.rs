@@ -5,7 +5,10 @@
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{rate_limit::test_redis, rate_limit::unique_prefix, start};
+use super::{
+    rate_limit::{test_redis, unique_prefix},
+    sent, start,
+};
 use crate::Federation;
 
 const QUERY: &str = "{ node { id } }";
@@ -20,23 +23,19 @@ fn apq(hash: &str) -> Value {
 
 /// Status, first error code and body of a POST of `body`.
 async fn post(federation: &Federation, body: Value) -> (u16, Option<String>, Value) {
-    let response = federation
-        .client
-        .post(&federation.url)
-        .json(&body)
-        .send()
-        .await
-        .expect("answered");
-    read(response).await
+    sent(federation.client.post(&federation.url).json(&body)).await
 }
 
-async fn read(response: reqwest::Response) -> (u16, Option<String>, Value) {
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.expect("JSON");
-    let code = body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .map(str::to_owned);
-    (status, code, body)
+/// The same for a GET with `params` (and a header that marks it preflighted).
+async fn get(federation: &Federation, params: &[(&str, &str)]) -> (u16, Option<String>, Value) {
+    let url = reqwest::Url::parse_with_params(&federation.url, params).expect("URL");
+    sent(
+        federation
+            .client
+            .get(url)
+            .header("apollo-require-preflight", "1"),
+    )
+    .await
 }
 
 fn served((status, code, body): (u16, Option<String>, Value)) {
@@ -77,21 +76,8 @@ async fn apq_registers_a_document_by_its_hash_then_serves_the_hash_alone() {
     served(post(&federation, json!({ "extensions": apq(&hash) })).await);
 
     // GET with the hash alone (a header marks it as no cross-site request).
-    let url =
-        reqwest::Url::parse_with_params(&federation.url, &[("extensions", apq(&hash).to_string())])
-            .expect("URL");
-    served(
-        read(
-            federation
-                .client
-                .get(url)
-                .header("apollo-require-preflight", "1")
-                .send()
-                .await
-                .expect("answered"),
-        )
-        .await,
-    );
+    let extensions = apq(&hash).to_string();
+    served(get(&federation, &[("extensions", &extensions)]).await);
 
     // A document that is not the hash's is refused and not registered.
     let other = "{ node { child { id } } }";
@@ -229,20 +215,7 @@ async fn trusted_documents_by_id_and_only_persisted_mode() {
     })
     .await;
     served(post(&strict, json!({ "documentId": "node-id" })).await);
-    let url =
-        reqwest::Url::parse_with_params(&strict.url, &[("documentId", "node-id")]).expect("URL");
-    served(
-        read(
-            strict
-                .client
-                .get(url)
-                .header("apollo-require-preflight", "1")
-                .send()
-                .await
-                .expect("answered"),
-        )
-        .await,
-    );
+    served(get(&strict, &[("documentId", "node-id")]).await);
     // The same text in full is a manifest document too.
     served(post(&strict, json!({ "query": QUERY })).await);
     let before = strict.received("nodes").len();
