@@ -425,9 +425,10 @@ async fn graphql_over_http_status_codes_and_content_types() {
         parse["errors"][0]["extensions"]["code"],
         "GRAPHQL_PARSE_FAILED"
     );
-    // GET: queries yes, mutations 405.
+    // GET (with a header no page can add unpreflighted): queries yes, mutations 405.
     let get = client
         .get(with_query(&fed.url, "{ user(id: \"1\") { id } }"))
+        .header("apollo-require-preflight", "true")
         .send()
         .await
         .unwrap();
@@ -441,6 +442,7 @@ async fn graphql_over_http_status_codes_and_content_types() {
             &fed.url,
             "mutation { deleteUser(id: \"1\") { id } }",
         ))
+        .header("apollo-require-preflight", "true")
         .send()
         .await
         .unwrap();

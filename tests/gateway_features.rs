@@ -136,9 +136,20 @@ impl Federation {
     /// [`Federation::start`] with a gateway configuration (routing URLs are
     /// filled in).
     pub async fn start_configured(
+        config: GatewayConfig,
+        supergraph: &str,
+        subgraphs: Vec<(&str, Router)>,
+    ) -> Self {
+        Self::start_wrapped(config, supergraph, subgraphs, |app| app).await
+    }
+
+    /// [`Federation::start_configured`], serving `wrap(gateway::app(…))`: a
+    /// test's own layers around the gateway's routes.
+    pub async fn start_wrapped(
         mut config: GatewayConfig,
         supergraph: &str,
         subgraphs: Vec<(&str, Router)>,
+        wrap: impl FnOnce(Router) -> Router,
     ) -> Self {
         kit::install_crypto_provider();
         let mut servers = Vec::new();
@@ -151,11 +162,14 @@ impl Federation {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}/graphql", listener.local_addr().expect("addr"));
         let (stop, stopped) = oneshot::channel::<()>();
-        let serving = gateway::serve(listener, gateway.clone(), async move {
-            let _ = stopped.await;
-        });
+        let app = wrap(gateway::app(gateway.clone()))
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
         let task = tokio::spawn(async move {
-            let _ = serving.await;
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await;
         });
         servers.push(Server {
             name: String::new(),

@@ -16,7 +16,10 @@ pub use crate::{
         entity_cache::{EntityCacheConfig, TypeCacheConfig},
         retry::RetryConfig,
     },
-    server::limits::OperationLimits,
+    server::{
+        cors::CorsConfig, csrf::CsrfConfig, limits::OperationLimits, persisted::PersistedConfig,
+        rate_limit::RateLimitConfig,
+    },
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +46,9 @@ pub struct GatewayConfig {
     /// Largest request body accepted, in bytes; a larger one is answered
     /// `413` without being buffered.
     pub max_body_bytes: usize,
+    /// Time a client has to send its whole request body, in milliseconds;
+    /// a slower one (slowloris) gets `408`.
+    pub body_timeout_ms: u64,
     /// Operation limits (depth, aliases, root fields, directives, tokens).
     pub limits: OperationLimits,
     /// Plans kept in memory (keyed by operation text and name).
@@ -78,6 +84,17 @@ pub struct GatewayConfig {
     pub request_timeout_ms: u64,
     /// On shutdown, how long requests in flight may take to finish.
     pub drain_timeout_ms: u64,
+    /// Which other origins' pages may read responses in a browser.
+    pub cors: CorsConfig,
+    /// Refusing operations a browser could send cross-site without a preflight.
+    pub csrf: CsrfConfig,
+    /// Requests per period per client and for everyone (off by default).
+    pub rate_limit: RateLimitConfig,
+    /// Trusted documents (a manifest), only-persisted mode, and APQ.
+    pub persisted_queries: PersistedConfig,
+    /// A Redis shared by the gateway's replicas (`redis://127.0.0.1:6379`):
+    /// rate limits and persisted queries are kept there instead of in memory.
+    pub redis_url: Option<String>,
 }
 
 /// Settings of one subgraph that differ from the gateway-wide ones: only
@@ -101,6 +118,7 @@ impl Default for GatewayConfig {
             subgraph_timeouts_ms: BTreeMap::new(),
             pool_idle_timeout_ms: 90_000,
             max_body_bytes: 2 * 1024 * 1024,
+            body_timeout_ms: 10_000,
             limits: OperationLimits::default(),
             plan_cache_capacity: 1_000,
             introspection: true,
@@ -116,6 +134,11 @@ impl Default for GatewayConfig {
             max_in_flight_requests: 1_024,
             request_timeout_ms: 60_000,
             drain_timeout_ms: 20_000,
+            cors: CorsConfig::default(),
+            csrf: CsrfConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            persisted_queries: PersistedConfig::default(),
+            redis_url: None,
         }
     }
 }

@@ -46,6 +46,30 @@ pub enum RequestError {
     ShuttingDown,
     #[error("the request took longer than request_timeout_ms = {}", .0.as_millis())]
     Timeout(std::time::Duration),
+    /// A request a browser could have sent cross-site without a preflight;
+    /// holds the headers that would mark it as preflighted.
+    #[error(
+        "this request could be a cross-site request forgery: send `content-type: application/json`, or a non-empty header of: {0}"
+    )]
+    CsrfPrevented(String),
+    /// Over a rate limit; may retry after this many seconds.
+    #[error("too many requests: retry after {0} s")]
+    RateLimited(u64),
+    /// A persisted document (APQ hash or `documentId`) this gateway does not
+    /// hold. The message is the one APQ clients look for before sending the
+    /// document in full.
+    #[error("PersistedQueryNotFound")]
+    PersistedQueryNotFound,
+    #[error("the document's SHA-256 is not `extensions.persistedQuery.sha256Hash`")]
+    PersistedQueryHashMismatch,
+    #[error("automatic persisted queries are turned off (persisted_queries.apq)")]
+    PersistedQueryNotSupported,
+    /// Only-persisted mode and a document that is not in the manifest.
+    #[error("only persisted documents are served: send a `documentId` from the manifest")]
+    PersistedQueryOnly,
+    /// The body did not arrive within `body_timeout_ms`.
+    #[error("the request body did not arrive within body_timeout_ms = {0} ms")]
+    BodyTimeout(u64),
 }
 
 impl RequestError {
@@ -65,6 +89,13 @@ impl RequestError {
             Self::Overloaded => "OVERLOADED",
             Self::ShuttingDown => "SHUTTING_DOWN",
             Self::Timeout(_) => "GATEWAY_TIMEOUT",
+            Self::CsrfPrevented(_) => "CSRF_PREVENTED",
+            Self::RateLimited(_) => "RATE_LIMITED",
+            Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            Self::PersistedQueryHashMismatch => "PERSISTED_QUERY_HASH_MISMATCH",
+            Self::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
+            Self::PersistedQueryOnly => "PERSISTED_QUERY_ONLY",
+            Self::BodyTimeout(_) => "REQUEST_TIMEOUT",
         }
     }
 
@@ -83,9 +114,14 @@ impl RequestError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             // A policy refusal, not a GraphQL error of a well-formed request:
             // 400 whatever the client accepts, so proxies and clients see it.
-            Self::LimitExceeded(_) => StatusCode::BAD_REQUEST,
+            Self::LimitExceeded(_)
+            | Self::CsrfPrevented(_)
+            | Self::PersistedQueryHashMismatch
+            | Self::PersistedQueryOnly => StatusCode::BAD_REQUEST,
             Self::Planning(_) if graphql_response_json => StatusCode::INTERNAL_SERVER_ERROR,
             _ if graphql_response_json => StatusCode::BAD_REQUEST,
             _ => StatusCode::OK,
@@ -114,6 +150,24 @@ impl RequestError {
                 })
                 .collect(),
             other => vec![json!({ "message": other.to_string(), "extensions": { "code": code } })],
+        }
+    }
+}
+
+/// A setting that cannot be put into service (a bad header name, pattern or
+/// file), found when the gateway is built rather than at the first request.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("invalid setting `{setting}`: {reason}")]
+pub struct InvalidSetting {
+    pub setting: &'static str,
+    pub reason: String,
+}
+
+impl InvalidSetting {
+    pub fn new(setting: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            setting,
+            reason: reason.into(),
         }
     }
 }

@@ -28,6 +28,8 @@ pub enum StartError {
         path: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Setting(#[from] error::InvalidSetting),
     #[error("cannot load supergraph: {0}")]
     Load(#[from] LoadError),
     #[error("HTTP client: {0}")]
@@ -44,7 +46,7 @@ pub enum StartError {
 /// A gateway with its supergraph loaded from `sdl`.
 pub fn build(config: GatewayConfig, sdl: &str) -> Result<Arc<Gateway>, StartError> {
     let http = executor::http_client(config.pool_idle_timeout())?;
-    let gateway = Arc::new(Gateway::new(config, http));
+    let gateway = Arc::new(Gateway::new(config, http)?);
     gateway.load(sdl)?;
     Ok(gateway)
 }
@@ -104,7 +106,9 @@ pub async fn serve(
         draining.admission.drain().await;
         let _ = drained.send(true);
     };
-    let server = axum::serve(listener, app(gateway)).with_graceful_shutdown(stop);
+    // The peer address is the client's key for rate limiting.
+    let app = app(gateway).into_make_service_with_connect_info::<SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(stop);
     // Drained, the server closes its idle connections and stops; a request a
     // timed-out drain left running gets a moment before it is cut off.
     let cut_off = async move {

@@ -2,71 +2,11 @@
 //! operation limits (depth, aliases, root fields, directives, parser tokens),
 //! each just under (served) and just over (refused before any fetch).
 
-use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
-use gateway::{
-    GatewayConfig,
-    supergraph::compose::{SubgraphInput, compose},
-};
+use gateway::GatewayConfig;
 use serde_json::{Value, json};
 
-use crate::{Federation, exported_sdl, subgraph};
-
-struct Query;
-
-#[Object]
-impl Query {
-    async fn node(&self) -> Node {
-        Node(1)
-    }
-}
-
-struct Node(i32);
-
-#[Object]
-impl Node {
-    async fn id(&self) -> i32 {
-        self.0
-    }
-
-    async fn child(&self) -> Node {
-        Node(self.0 + 1)
-    }
-}
-
-/// The gateway, configured by `configure`, in front of subgraph `nodes`.
-async fn start(configure: impl FnOnce(&mut GatewayConfig)) -> Federation {
-    // async-graphql refuses nesting past 32 itself; the gateway's limit is what is tested.
-    let schema = Schema::build(Query, EmptyMutation, EmptySubscription)
-        .enable_federation()
-        .limit_recursive_depth(256)
-        .finish();
-    let supergraph = compose(&[SubgraphInput {
-        name: "nodes".into(),
-        url: "http://nodes.invalid/graphql".into(),
-        sdl: exported_sdl(&schema),
-    }])
-    .expect("composes");
-    let mut config = GatewayConfig::default();
-    configure(&mut config);
-    Federation::start_configured(config, &supergraph, vec![("nodes", subgraph(schema))]).await
-}
-
-/// Status and JSON body of a POST of `body` (sent as is).
-async fn post(federation: &Federation, body: impl Into<reqwest::Body>) -> (u16, Value) {
-    let response = federation
-        .client
-        .post(&federation.url)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("the client gets a response");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("the whole body");
-    let body = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{status}: a JSON body, not {text:?}: {e}"));
-    (status, body)
-}
+use super::{post, start};
+use crate::Federation;
 
 async fn query(federation: &Federation, query: &str) -> (u16, Value) {
     post(federation, json!({ "query": query }).to_string()).await
@@ -170,6 +110,52 @@ async fn a_client_sending_all_32_mib_before_reading_reads_the_413() {
     let response = String::from_utf8_lossy(&response);
     assert!(response.starts_with("HTTP/1.1 413"), "{response}");
     assert!(response.contains("PAYLOAD_TOO_LARGE"), "{response}");
+}
+
+/// A client trickling its body (slowloris) gets `408` and a closed
+/// connection once `body_timeout_ms` has passed, not a connection held open.
+#[tokio::test]
+async fn a_body_sent_slower_than_body_timeout_ms_is_answered_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let federation = start(|c| c.body_timeout_ms = 300).await;
+    let address = federation
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/graphql")
+        .to_owned();
+    let stream = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connects");
+    let (mut reader, mut writer) = stream.into_split();
+    let body = json!({ "query": "{ node { id } }" }).to_string();
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    // One byte every 100 ms: the whole body would take seconds.
+    let trickle = tokio::spawn(async move {
+        writer.write_all(head.as_bytes()).await?;
+        for byte in body.bytes() {
+            writer.write_all(&[byte]).await?;
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        std::io::Result::Ok(())
+    });
+    let mut response = Vec::new();
+    // Bounded so a regression fails instead of hanging; the gateway closes long before.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        reader.read_to_end(&mut response),
+    )
+    .await
+    .expect("the gateway closes the connection")
+    .expect("the response is read");
+    trickle.abort();
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    assert!(response.contains("REQUEST_TIMEOUT"), "{response}");
+    assert!(federation.received("nodes").is_empty());
+    assert_served(&federation, "{ node { id } }").await;
 }
 
 #[tokio::test]

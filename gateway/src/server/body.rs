@@ -1,12 +1,13 @@
-//! Request bodies within `max_body_bytes`: buffered up to the limit and no
-//! further, and a larger one answered with a `413` the client can read.
+//! Request bodies within `max_body_bytes` and `body_timeout_ms`: buffered up
+//! to the limit and no further, a larger one answered with a `413` the client
+//! can read, one that takes too long to arrive with a `408`.
 
 use std::sync::Arc;
 
 use axum::{
     body::{Body, Bytes},
     extract::{FromRequest, Request},
-    http::{HeaderMap, header},
+    http::{HeaderMap, HeaderValue, header},
     response::Response,
 };
 use futures::StreamExt;
@@ -30,10 +31,26 @@ impl FromRequest<Arc<Gateway>> for LimitedBody {
 
     async fn from_request(request: Request, gateway: &Arc<Gateway>) -> Result<Self, Response> {
         let (parts, body) = request.into_parts();
-        read(&parts.headers, body, gateway.config.max_body_bytes)
-            .await
-            .map(LimitedBody)
-            .map_err(|e| error_response(&e, accepts_graphql_response(&parts.headers)))
+        let limit = gateway.config.max_body_bytes;
+        let deadline = gateway.config.body_timeout_ms;
+        // A client trickling its body (slowloris) holds a connection and a
+        // buffer; past the deadline it gets a 408 and the connection closes.
+        let read = tokio::time::timeout(
+            std::time::Duration::from_millis(deadline),
+            read(&parts.headers, body, limit),
+        );
+        let error = match read.await {
+            Ok(Ok(body)) => return Ok(LimitedBody(body)),
+            Ok(Err(e)) => e,
+            Err(_) => RequestError::BodyTimeout(deadline),
+        };
+        let mut response = error_response(&error, accepts_graphql_response(&parts.headers));
+        if matches!(error, RequestError::BodyTimeout(_)) {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        Err(response)
     }
 }
 

@@ -5,8 +5,14 @@
 
 pub mod admission;
 mod body;
+pub mod cors;
+pub mod csrf;
 pub mod limits;
+pub mod persisted;
 mod pipeline;
+pub mod rate_limit;
+mod redis;
+mod traffic;
 
 use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
 
@@ -19,11 +25,12 @@ use axum::{
     routing::{get, post},
 };
 use serde_json::{Map, Value, json};
-use tower_http::trace::TraceLayer;
+use tower_http::{cors::CorsLayer, trace::TraceLayer};
 
 pub use pipeline::{Gateway, GraphQLRequest, LoadError, Loaded, RequestMeta};
+pub use traffic::Traffic;
 
-use self::body::LimitedBody;
+use self::{body::LimitedBody, persisted::Submitted};
 use crate::{error::RequestError, executor::TRACE_CONTEXT};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -32,9 +39,17 @@ const PLAN_HEADER: &str = "x-switchyard-plan";
 /// The routes, over a shared [`Gateway`]. Request bodies are read within
 /// `max_body_bytes` by [`LimitedBody`], which answers a larger one `413`.
 pub fn app(gateway: Arc<Gateway>) -> Router {
+    let graphql = || {
+        get(graphql_get)
+            .post(graphql_post)
+            .layer(middleware::from_fn_with_state(
+                gateway.clone(),
+                rate_limit::limit,
+            ))
+    };
     Router::new()
-        .route("/", get(graphql_get).post(graphql_post))
-        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/", graphql())
+        .route("/graphql", graphql())
         .route_layer(middleware::from_fn_with_state(
             gateway.clone(),
             admission::admit,
@@ -46,6 +61,14 @@ pub fn app(gateway: Arc<Gateway>) -> Router {
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/cache/purge", post(purge))
+        // Checked when the gateway is built; a broken one here allows no origin.
+        .layer(
+            gateway
+                .config
+                .cors
+                .layer()
+                .unwrap_or_else(|_| CorsLayer::new()),
+        )
         .layer(TraceLayer::new_for_http())
         .with_state(gateway)
 }
@@ -150,11 +173,17 @@ async fn graphql_post(
     LimitedBody(body): LimitedBody,
 ) -> Response {
     let accept_gql = accepts_graphql_response(&headers);
+    if let Err(e) = gateway.config.csrf.check(&headers) {
+        return error_response(&e, accept_gql);
+    }
     let request = match parse_post(&headers, &body) {
-        Ok(r) => r,
-        Err(e) => return error_response(&e, accept_gql),
+        Ok(r) => gateway.traffic.persisted.resolve(r).await,
+        Err(e) => Err(e),
     };
-    run(&gateway, request, &headers, false, accept_gql).await
+    match request {
+        Ok(request) => run(&gateway, request, &headers, false, accept_gql).await,
+        Err(e) => error_response(&e, accept_gql),
+    }
 }
 
 async fn graphql_get(
@@ -164,7 +193,8 @@ async fn graphql_get(
 ) -> Response {
     let accept_gql = accepts_graphql_response(&headers);
     let wants_html = header_str(&headers, header::ACCEPT).is_some_and(|a| a.contains("text/html"));
-    if wants_html && !params.contains_key("query") {
+    let operation = ["query", "documentId", "extensions"];
+    if wants_html && !operation.iter().any(|p| params.contains_key(*p)) {
         return Html(
             async_graphql::http::GraphiQLSource::build()
                 .endpoint("/graphql")
@@ -173,11 +203,17 @@ async fn graphql_get(
         )
         .into_response();
     }
+    if let Err(e) = gateway.config.csrf.check(&headers) {
+        return error_response(&e, accept_gql);
+    }
     let request = match parse_get(&params) {
-        Ok(r) => r,
-        Err(e) => return error_response(&e, accept_gql),
+        Ok(r) => gateway.traffic.persisted.resolve(r).await,
+        Err(e) => Err(e),
     };
-    run(&gateway, request, &headers, true, accept_gql).await
+    match request {
+        Ok(request) => run(&gateway, request, &headers, true, accept_gql).await,
+        Err(e) => error_response(&e, accept_gql),
+    }
 }
 
 async fn run(
@@ -219,7 +255,7 @@ fn forwarded(headers: &HeaderMap, configured: &[String]) -> HeaderMap {
     out
 }
 
-fn parse_post(headers: &HeaderMap, body: &[u8]) -> Result<GraphQLRequest, RequestError> {
+fn parse_post(headers: &HeaderMap, body: &[u8]) -> Result<Submitted, RequestError> {
     if let Some(content_type) = header_str(headers, header::CONTENT_TYPE) {
         let essence = content_type
             .split(';')
@@ -239,9 +275,9 @@ fn parse_post(headers: &HeaderMap, body: &[u8]) -> Result<GraphQLRequest, Reques
         ));
     };
     let query = match object.remove("query") {
-        Some(Value::String(q)) => q,
+        Some(Value::String(q)) => Some(q),
+        None | Some(Value::Null) => None,
         Some(_) => return Err(RequestError::BadRequest("`query` must be a string".into())),
-        None => return Err(RequestError::BadRequest("missing `query`".into())),
     };
     let operation_name = match object.remove("operationName") {
         None | Some(Value::Null) => None,
@@ -261,18 +297,18 @@ fn parse_post(headers: &HeaderMap, body: &[u8]) -> Result<GraphQLRequest, Reques
             ));
         }
     };
-    Ok(GraphQLRequest {
+    let mut submitted = Submitted {
         query,
         operation_name,
         variables,
-    })
+        ..Submitted::default()
+    };
+    submitted.read_persisted(object.remove("documentId"), object.remove("extensions"))?;
+    Ok(submitted)
 }
 
-fn parse_get(params: &HashMap<String, String>) -> Result<GraphQLRequest, RequestError> {
-    let query = params
-        .get("query")
-        .cloned()
-        .ok_or_else(|| RequestError::BadRequest("missing `query`".into()))?;
+fn parse_get(params: &HashMap<String, String>) -> Result<Submitted, RequestError> {
+    let query = params.get("query").cloned();
     let variables = match params.get("variables").map(String::as_str) {
         None | Some("") => Map::new(),
         Some(raw) => match serde_json::from_str::<Value>(raw) {
@@ -285,14 +321,25 @@ fn parse_get(params: &HashMap<String, String>) -> Result<GraphQLRequest, Request
             }
         },
     };
-    Ok(GraphQLRequest {
+    let extensions =
+        match params.get("extensions").map(String::as_str) {
+            None | Some("") => None,
+            Some(raw) => Some(serde_json::from_str::<Value>(raw).map_err(|_| {
+                RequestError::BadRequest("`extensions` must be a JSON object".into())
+            })?),
+        };
+    let mut submitted = Submitted {
         query,
         operation_name: params
             .get("operationName")
             .filter(|n| !n.is_empty())
             .cloned(),
         variables,
-    })
+        ..Submitted::default()
+    };
+    let document_id = params.get("documentId").cloned().map(Value::String);
+    submitted.read_persisted(document_id, extensions)?;
+    Ok(submitted)
 }
 
 fn accepts_graphql_response(headers: &HeaderMap) -> bool {

@@ -83,14 +83,18 @@ pub struct Gateway {
     pub metrics: Metrics,
     /// Load shedding, the request timeout and draining on shutdown.
     pub admission: super::admission::Admission,
+    pub traffic: super::Traffic,
     http: reqwest::Client,
     current: RwLock<Option<Arc<Loaded>>>,
 }
 
 impl Gateway {
-    pub fn new(config: GatewayConfig, http: reqwest::Client) -> Self {
+    pub fn new(
+        config: GatewayConfig,
+        http: reqwest::Client,
+    ) -> Result<Self, crate::error::InvalidSetting> {
         let metrics = Metrics::new();
-        Self {
+        Ok(Self {
             admission: super::admission::Admission::new(
                 config.max_in_flight_requests,
                 config.request_timeout(),
@@ -98,11 +102,12 @@ impl Gateway {
                 metrics.requests_shed.clone(),
                 metrics.requests_timed_out.clone(),
             ),
+            traffic: super::Traffic::new(&config)?,
             config,
             metrics,
             http,
             current: RwLock::new(None),
-        }
+        })
     }
 
     pub fn current(&self) -> Option<Arc<Loaded>> {
