@@ -12,8 +12,12 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::{
     executor::entity_cache::{EntityCacheConfig, TypeCacheConfig},
-    server::limits::OperationLimits,
+    server::{
+        authz::{AuthorizationConfig, PolicyRule},
+        limits::OperationLimits,
+    },
 };
+pub use auth::JwtConfig;
 
 #[derive(Debug, thiserror::Error)]
 #[error("invalid gateway configuration: {0}")]
@@ -62,6 +66,10 @@ pub struct GatewayConfig {
     pub entity_batch_max: usize,
     /// The gateway's cache of `_entities` results.
     pub entity_cache: EntityCacheConfig,
+    /// JWT authentication: where tokens come from and the keys that verify them.
+    pub jwt: JwtConfig,
+    /// Enforcement of `@authenticated`, `@requiresScopes` and `@policy`.
+    pub authorization: AuthorizationConfig,
 }
 
 impl Default for GatewayConfig {
@@ -84,6 +92,8 @@ impl Default for GatewayConfig {
             entity_batch_window_us: 0,
             entity_batch_max: 500,
             entity_cache: EntityCacheConfig::default(),
+            jwt: JwtConfig::default(),
+            authorization: AuthorizationConfig::default(),
         }
     }
 }

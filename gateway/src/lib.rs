@@ -30,6 +30,8 @@ pub enum StartError {
     },
     #[error("cannot load supergraph: {0}")]
     Load(#[from] LoadError),
+    #[error("JWT keys: {0}")]
+    Keys(#[from] auth::KeyError),
     #[error("HTTP client: {0}")]
     Client(#[from] reqwest::Error),
     #[error("cannot listen on {addr}: {source}")]
@@ -44,7 +46,7 @@ pub enum StartError {
 /// A gateway with its supergraph loaded from `sdl`.
 pub fn build(config: GatewayConfig, sdl: &str) -> Result<Arc<Gateway>, StartError> {
     let http = executor::http_client(config.pool_idle_timeout())?;
-    let gateway = Arc::new(Gateway::new(config, http));
+    let gateway = Arc::new(Gateway::new(config, http)?);
     gateway.load(sdl)?;
     Ok(gateway)
 }

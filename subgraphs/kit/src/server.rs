@@ -1,7 +1,7 @@
 //! Boots a subgraph: database, migrations, demo data, schema, and the HTTP routes
 //! every subgraph serves (`/graphql`, `/health`, `/ready`, `/metrics`).
 
-use std::{future::Future, time::Instant};
+use std::{future::Future, sync::Arc, time::Instant};
 
 use async_graphql::{EmptySubscription, ObjectType, Schema, http::GraphiQLSource};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse, rejection::GraphQLRejection};
@@ -18,7 +18,7 @@ use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-use crate::{config::SubgraphConfig, db, metrics::Metrics};
+use crate::{auth::Caller, config::SubgraphConfig, db, metrics::Metrics};
 
 /// What a subgraph crate supplies; everything else is shared.
 pub trait Subgraph: 'static {
@@ -50,6 +50,8 @@ pub struct SubgraphContext {
 pub enum StartError {
     #[error("database: {0}")]
     Database(#[from] DbErr),
+    #[error("JWT keys: {0}")]
+    Keys(#[from] auth::KeyError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,
@@ -84,8 +86,12 @@ pub async fn build<S: Subgraph>(config: SubgraphConfig) -> Result<Built, StartEr
         config,
     };
     let schema = S::schema(&ctx);
+    let verifier = Arc::new(auth::Verifier::new(
+        ctx.config.jwt.clone(),
+        reqwest::Client::new(),
+    )?);
     Ok(Built {
-        router: router(schema, &ctx),
+        router: router(schema, &ctx, verifier),
         ctx,
     })
 }
@@ -170,12 +176,17 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-fn router<Q, M>(schema: Schema<Q, M, EmptySubscription>, ctx: &SubgraphContext) -> Router
+fn router<Q, M>(
+    schema: Schema<Q, M, EmptySubscription>,
+    ctx: &SubgraphContext,
+    verifier: Arc<auth::Verifier>,
+) -> Router
 where
     Q: ObjectType + 'static,
     M: ObjectType + 'static,
 {
     let post_schema = schema.clone();
+    let get_verifier = verifier.clone();
     let db = ctx.db.clone();
     let metrics = ctx.metrics.clone();
     let layer_metrics = ctx.metrics.clone();
@@ -183,12 +194,21 @@ where
         .route(
             "/graphql",
             get(
-                move |headers: HeaderMap, req: Result<GraphQLRequest, GraphQLRejection>| {
-                    graphql_get(schema, headers, req)
+                move |headers: HeaderMap, req: Result<GraphQLRequest, GraphQLRejection>| async move {
+                    match get_verifier.authenticate(&headers).await {
+                        Ok(caller) => graphql_get(schema, headers, req, Caller(caller)).await,
+                        Err(e) => unauthenticated(&e),
+                    }
                 },
             )
-            .post(move |req: GraphQLRequest| async move {
-                GraphQLResponse::from(post_schema.execute(req.into_inner()).await)
+            .post(move |headers: HeaderMap, req: GraphQLRequest| async move {
+                match verifier.authenticate(&headers).await {
+                    Ok(caller) => GraphQLResponse::from(
+                        post_schema.execute(req.into_inner().data(Caller(caller))).await,
+                    )
+                    .into_response(),
+                    Err(e) => unauthenticated(&e),
+                }
             }),
         )
         .route(
@@ -232,6 +252,7 @@ async fn graphql_get<Q, M>(
     schema: Schema<Q, M, EmptySubscription>,
     headers: HeaderMap,
     req: Result<GraphQLRequest, GraphQLRejection>,
+    caller: Caller,
 ) -> Response
 where
     Q: ObjectType + 'static,
@@ -243,10 +264,23 @@ where
         .is_some_and(|v| v.contains("text/html"));
     match req {
         Ok(req) if !wants_html => {
-            GraphQLResponse::from(schema.execute(req.into_inner()).await).into_response()
+            GraphQLResponse::from(schema.execute(req.into_inner().data(caller)).await)
+                .into_response()
         }
         _ => Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response(),
     }
+}
+
+/// `401` for a token that does not verify: the request is not run at all.
+fn unauthenticated(error: &auth::AuthError) -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")],
+        Json(serde_json::json!({
+            "errors": [{ "message": error.to_string(), "extensions": { "code": auth::AuthError::CODE } }]
+        })),
+    )
+        .into_response()
 }
 
 async fn record(metrics: Metrics, req: Request, next: Next) -> Response {

@@ -118,6 +118,8 @@ impl TestServer {
         let mut config = SubgraphConfig::defaults(S::NAME, 0);
         config.database_url = url;
         config.seed = false;
+        // Tokens of the development key verify, so tests can act as anyone.
+        config.jwt = auth::JwtConfig::default().or_development();
         tune(&mut config);
         let built = server::build::<S>(config).await.expect("subgraph builds");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
@@ -151,17 +153,36 @@ impl TestServer {
         let _ = self.db.clone().close().await;
     }
 
-    /// POSTs a GraphQL request and returns the whole response body.
+    /// POSTs a GraphQL request as an admin ([`admin_token`]) and returns the
+    /// whole response body.
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
-        self.client
-            .post(format!("{}/graphql", self.base))
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
+        self.gql_as(Some(&admin_token()), query, variables).await
+    }
+
+    /// POSTs a GraphQL request with `token` as the bearer token (or none).
+    pub async fn gql_as(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        self.send_as(token, query, variables)
             .await
-            .expect("request sent")
             .json()
             .await
             .expect("JSON response")
+    }
+
+    /// The raw response to a GraphQL request with `token` (or none).
+    pub async fn send_as(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request sent")
     }
 
     /// Like [`gql`](Self::gql) but asserts there are no errors and returns `data`.
@@ -228,6 +249,29 @@ impl TestServer {
         let after = self.metric("sql_statements_total", &[]).await;
         (data, (after - before) as u64)
     }
+}
+
+/// A development-key token with the admin scope (subject `0`, no user).
+pub fn admin_token() -> String {
+    auth::dev::token("0", &[crate::auth::ADMIN_SCOPE])
+}
+
+/// An HTTP client that sends [`admin_token`] with every request.
+pub fn admin_client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Ok(value) = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", admin_token()))
+    {
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("HTTP client")
+}
+
+/// A development-key token of user `id`, with no scope.
+pub fn user_token(id: i32) -> String {
+    auth::dev::token(&id.to_string(), &[])
 }
 
 /// Compares the SDL a running subgraph exports through `_service { sdl }` (what a
