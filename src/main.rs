@@ -70,6 +70,19 @@ enum Command {
     },
     /// Exits 0 when `url` answers 2xx within two seconds (for container healthchecks).
     Health { url: String },
+    /// Prints a JWT signed with the development key (NOT for production), for
+    /// `Authorization: Bearer <token>` against dev mode.
+    Token {
+        /// The user id (`sub` claim).
+        #[arg(long)]
+        sub: String,
+        /// A scope to grant (`--scope admin`); repeat for more.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 86_400)]
+        ttl_secs: u64,
+    },
 }
 
 #[derive(clap::Args)]
@@ -162,6 +175,18 @@ fn main() -> anyhow::Result<()> {
                 operation,
             } => plan(&supergraph, &operation, operation_name.as_deref()),
             Command::Health { url } => health(&url).await,
+            Command::Token {
+                sub,
+                scopes,
+                ttl_secs,
+            } => {
+                let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+                println!(
+                    "{}",
+                    auth::dev::mint(auth::dev::DEV_HS256_SECRET, &sub, &scopes, ttl_secs)
+                );
+                Ok(())
+            }
         }
     })
 }
@@ -224,7 +249,9 @@ async fn health(url: &str) -> anyhow::Result<()> {
 /// The gateway of dev mode: composed from the three subgraphs as this process
 /// runs them (their `_service { sdl }`), recomposed when one changes.
 fn dev_gateway() -> anyhow::Result<(GatewayConfig, Vec<SubgraphSource>)> {
-    let config = GatewayConfig::load(None)?;
+    let mut config = GatewayConfig::load(None)?;
+    // Dev mode verifies tokens of the development key unless keys are configured.
+    config.jwt = config.jwt.or_development();
     let mut sources = Vec::new();
     for (name, port) in [
         (Users::NAME, Users::DEFAULT_PORT),
@@ -246,6 +273,14 @@ const DEV_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 /// Runs every subgraph and the gateway until Ctrl-C/SIGTERM; if one fails, the others stop too.
 async fn dev() -> anyhow::Result<()> {
     let (gateway_config, sources) = dev_gateway()?;
+    if gateway_config.jwt.hs256_secret.as_deref() == Some(auth::dev::DEV_HS256_SECRET) {
+        eprintln!(
+            "dev mode: tokens are signed with the DEVELOPMENT key (not for production).\n  \
+             get one:  cargo run -- token --sub 7              (user 7)\n  \
+             or:       cargo run -- token --sub 0 --scope admin (an admin)\n  \
+             send it:  Authorization: Bearer <token>  (GraphiQL: the Headers tab, as JSON)"
+        );
+    }
     let (stop, stopped) = watch::channel(false);
     let signal = {
         let stop = stop.clone();

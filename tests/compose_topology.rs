@@ -459,7 +459,8 @@ async fn the_compose_topology_runs_as_processes_on_postgres() {
         );
     }
 
-    let client = reqwest::Client::new();
+    // The compose file's services share the development key: act as an admin.
+    let client = kit::testing::admin_client();
     let url = format!("http://{}/graphql", gateway.address);
     let span = post(
         &client,

@@ -60,7 +60,10 @@ impl Federation {
                 TestServer::start::<Notifications>(url("notifications"), "sqlite", &seeded).await,
             ),
         ];
-        let mut config = GatewayConfig::default();
+        let mut config = GatewayConfig {
+            jwt: gateway::config::JwtConfig::default().or_development(),
+            ..GatewayConfig::default()
+        };
         for (name, server) in &subgraphs {
             config
                 .subgraph_urls
@@ -80,7 +83,8 @@ impl Federation {
         }));
         Self {
             url,
-            client: reqwest::Client::new(),
+            // As an admin, who may see and change every user's data.
+            client: kit::testing::admin_client(),
             subgraphs,
             _gateway: gateway,
             stop: Some(stop),
@@ -570,4 +574,227 @@ async fn progressive_override_rolls_per_request_and_caches_a_plan_per_label_set(
         (40..160).contains(&new_owner),
         "b_new owned `plan` in {new_owner} of 400 plans"
     );
+}
+
+/// Serves the test keys' JWKS (`auth/tests/keys/jwks.json`) on port 0, as an
+/// identity provider would.
+async fn serve_jwks() -> String {
+    let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("auth/tests/keys");
+    let document: Value =
+        serde_json::from_slice(&std::fs::read(keys.join("jwks.json")).expect("jwks.json"))
+            .expect("JSON");
+    let app = axum::Router::new().route(
+        "/.well-known/jwks.json",
+        axum::routing::get(move || {
+            let document = document.clone();
+            async move { axum::Json(document) }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!(
+        "http://{}/.well-known/jwks.json",
+        listener.local_addr().expect("addr")
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+/// An RS256 token of the test identity provider.
+fn idp_token(claims: Value) -> String {
+    let key = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("auth/tests/keys/rsa_private.pem"),
+    )
+    .expect("test key");
+    auth::dev::sign_pem("RS256", Some("rsa-1"), &key, &claims).expect("signs")
+}
+
+fn idp_claims(sub: &str, scope: &str) -> Value {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    json!({ "sub": sub, "scope": scope, "iss": "https://idp.test", "aud": "switchyard", "exp": now + 600 })
+}
+
+/// Error paths and codes of a response, sorted.
+fn error_codes(body: &Value) -> Vec<(String, String)> {
+    let mut codes: Vec<(String, String)> = body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| {
+                    let code = e["extensions"]["code"].as_str().unwrap_or("").to_owned();
+                    (e["path"].to_string(), code)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    codes.sort();
+    codes
+}
+
+/// Gateway and subgraphs verify RS256 tokens from a JWKS served over HTTP:
+/// anonymous, the user, another user and an admin each get what they may
+/// see, with the rest of the answer served; bad tokens are 401.
+#[tokio::test]
+async fn each_caller_sees_what_their_token_allows() {
+    let jwt = gateway::config::JwtConfig {
+        jwks_url: Some(serve_jwks().await),
+        issuer: Some("https://idp.test".into()),
+        audience: vec!["switchyard".into()],
+        ..Default::default()
+    };
+    let (gateway_jwt, subgraph_jwt) = (jwt.clone(), jwt.clone());
+    let fed = Federation::start_with(
+        move |c| c.jwt = gateway_jwt,
+        move |s| s.jwt = subgraph_jwt.clone(),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let ask = |token: Option<String>, query: &'static str| {
+        let mut request = client.post(&fed.url).json(&json!({ "query": query }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            let response = request.send().await.expect("sent");
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.expect("JSON"))
+        }
+    };
+    // `who` is public; `user` asks for what only user 2 or an admin may see.
+    let query = r#"{ who: user(id: "2") { name } user(id: "2") { name email orders(first: 1) { edges { node { id } } } } }"#;
+    let email = demo::users()[1].email.clone();
+    let name = demo::users()[1].name.clone();
+
+    let (status, anonymous) = ask(None, query).await;
+    assert_eq!(status, 200);
+    // email and orders are non-null: refusing them nulls `user`, not `who`.
+    assert_eq!(
+        anonymous["data"],
+        json!({ "who": { "name": name }, "user": null }),
+        "{anonymous:#}"
+    );
+    // The first refused non-null field nulls `user`; nothing below it is written.
+    assert_eq!(
+        error_codes(&anonymous),
+        [(r#"["user","email"]"#.into(), "UNAUTHENTICATED".into())]
+    );
+
+    let (_, own) = ask(Some(idp_token(idp_claims("2", ""))), query).await;
+    assert!(own.get("errors").is_none(), "{own:#}");
+    assert_eq!(own["data"]["user"]["email"], email);
+    assert!(
+        !own["data"]["user"]["orders"]["edges"]
+            .as_array()
+            .expect("orders")
+            .is_empty()
+    );
+
+    let (_, other) = ask(Some(idp_token(idp_claims("3", ""))), query).await;
+    assert_eq!(
+        other["data"],
+        json!({ "who": { "name": name }, "user": null }),
+        "{other:#}"
+    );
+    let codes = error_codes(&other);
+    assert!(
+        !codes.is_empty() && codes.iter().all(|(_, c)| c == "FORBIDDEN"),
+        "{other:#}"
+    );
+
+    let (_, admin) = ask(Some(idp_token(idp_claims("99", "admin"))), query).await;
+    assert!(admin.get("errors").is_none(), "{admin:#}");
+    assert_eq!(admin["data"]["user"]["email"], email);
+
+    // A root field for admins only: refused at the gateway, before any fetch.
+    let all_orders = "{ orders(first: 1) { edges { cursor } } }";
+    let (_, refused) = ask(Some(idp_token(idp_claims("3", ""))), all_orders).await;
+    assert_eq!(refused["data"], Value::Null);
+    assert_eq!(
+        error_codes(&refused),
+        [(r#"["orders"]"#.into(), "FORBIDDEN".into())]
+    );
+    let (_, listed) = ask(Some(idp_token(idp_claims("99", "admin"))), all_orders).await;
+    assert_eq!(
+        listed["data"]["orders"]["edges"].as_array().map(Vec::len),
+        Some(1),
+        "{listed:#}"
+    );
+
+    // Nobody marks another user's notifications read.
+    let mark = r#"mutation { markAllNotificationsRead(userId: "2") }"#;
+    let (_, stranger) = ask(Some(idp_token(idp_claims("3", ""))), mark).await;
+    assert_eq!(
+        error_codes(&stranger),
+        [(r#"["markAllNotificationsRead"]"#.into(), "FORBIDDEN".into())],
+        "{stranger:#}"
+    );
+    let (_, nobody) = ask(None, mark).await;
+    assert_eq!(
+        error_codes(&nobody),
+        [(
+            r#"["markAllNotificationsRead"]"#.into(),
+            "UNAUTHENTICATED".into()
+        )]
+    );
+    let (_, unread) = ask(
+        Some(idp_token(idp_claims("2", ""))),
+        r#"{ user(id: "2") { unreadNotificationCount } }"#,
+    )
+    .await;
+    assert!(
+        unread["data"]["user"]["unreadNotificationCount"]
+            .as_i64()
+            .is_some_and(|n| n > 0),
+        "still unread: {unread:#}"
+    );
+
+    // Bad tokens: 401 with UNAUTHENTICATED, nothing served.
+    let mut expired = idp_claims("2", "admin");
+    expired["exp"] = json!(1);
+    let mut wrong_issuer = idp_claims("2", "admin");
+    wrong_issuer["iss"] = json!("https://evil.test");
+    let unsigned = {
+        let good = idp_token(idp_claims("2", "admin"));
+        let payload = good.split('.').nth(1).unwrap_or_default().to_owned();
+        // {"alg":"none","typ":"JWT"}
+        format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.")
+    };
+    for (case, token) in [
+        ("expired", idp_token(expired)),
+        ("wrong issuer", idp_token(wrong_issuer)),
+        ("alg none", unsigned),
+        (
+            "development HS256 key, not configured here",
+            auth::dev::token("2", &["admin"]),
+        ),
+        (
+            "forged signature",
+            format!("{}AAAA", idp_token(idp_claims("2", "admin"))),
+        ),
+        ("malformed", "not.a.token".into()),
+    ] {
+        let (status, body) = ask(Some(token), query).await;
+        assert_eq!(status, 401, "{case}: {body:#}");
+        assert!(body.get("data").is_none(), "{case}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+            "{case}"
+        );
+    }
+
+    // The users subgraph reached directly, without a token, keeps the email.
+    let users = &fed
+        .subgraphs
+        .iter()
+        .find(|(n, _)| *n == "users")
+        .expect("users")
+        .1;
+    let direct = users
+        .gql_as(None, r#"{ user(id: "2") { name email } }"#, json!({}))
+        .await;
+    assert_eq!(direct["data"]["user"]["email"], Value::Null, "{direct:#}");
+    assert_eq!(direct["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
 }

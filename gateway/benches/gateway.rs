@@ -212,6 +212,7 @@ fn execute(
         schema: supergraph.api_schema(),
         document,
         variables: &variables,
+        denied: &std::collections::HashMap::new(),
     }
     .shape(operation, &data, &mut errors, &mut out);
     assert!(errors.is_empty(), "{errors:?}");

@@ -17,10 +17,15 @@ pub use crate::{
         retry::RetryConfig,
     },
     server::{
-        cors::CorsConfig, csrf::CsrfConfig, limits::OperationLimits, persisted::PersistedConfig,
+        authz::{AuthorizationConfig, PolicyRule},
+        cors::CorsConfig,
+        csrf::CsrfConfig,
+        limits::OperationLimits,
+        persisted::PersistedConfig,
         rate_limit::RateLimitConfig,
     },
 };
+pub use auth::JwtConfig;
 
 #[derive(Debug, thiserror::Error)]
 #[error("invalid gateway configuration: {0}")]
@@ -95,6 +100,10 @@ pub struct GatewayConfig {
     /// A Redis shared by the gateway's replicas (`redis://127.0.0.1:6379`):
     /// rate limits and persisted queries are kept there instead of in memory.
     pub redis_url: Option<String>,
+    /// JWT authentication: where tokens come from and the keys that verify them.
+    pub jwt: JwtConfig,
+    /// Enforcement of `@authenticated`, `@requiresScopes` and `@policy`.
+    pub authorization: AuthorizationConfig,
 }
 
 /// Settings of one subgraph that differ from the gateway-wide ones: only
@@ -139,6 +148,8 @@ impl Default for GatewayConfig {
             rate_limit: RateLimitConfig::default(),
             persisted_queries: PersistedConfig::default(),
             redis_url: None,
+            jwt: JwtConfig::default(),
+            authorization: AuthorizationConfig::default(),
         }
     }
 }

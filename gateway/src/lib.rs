@@ -32,6 +32,8 @@ pub enum StartError {
     Setting(#[from] error::InvalidSetting),
     #[error("cannot load supergraph: {0}")]
     Load(#[from] LoadError),
+    #[error("JWT keys: {0}")]
+    Keys(#[from] auth::KeyError),
     #[error("HTTP client: {0}")]
     Client(#[from] reqwest::Error),
     #[error("cannot listen on {addr}: {source}")]

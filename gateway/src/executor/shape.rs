@@ -25,6 +25,9 @@ pub struct Shaper<'a> {
     pub schema: &'a Valid<Schema>,
     pub document: &'a Valid<ExecutableDocument>,
     pub variables: &'a Map<String, serde_json::Value>,
+    /// Fields the caller may not select (by node address, with the error
+    /// code): never fetched, answered `null` with an error at their path.
+    pub denied: &'a HashMap<usize, &'static str>,
 }
 
 impl<'a> Shaper<'a> {
@@ -258,6 +261,18 @@ impl<'a> Walk<'a, '_> {
                 continue;
             }
             self.path.push(PathItem::Key(entry.key));
+            if let Some(code) = self.denied(entry) {
+                self.error_with_code(
+                    format!("Unauthorized field {type_name}.{}", entry.fields[0].name),
+                    code,
+                );
+                let ok = self.value(type_name, entry.fields[0].ty(), entry, None);
+                self.path.pop();
+                if !ok {
+                    return false;
+                }
+                continue;
+            }
             let value = match source.entry_at(hint) {
                 Some((key, value)) if key == entry.key => {
                     hint += 1;
@@ -403,6 +418,28 @@ impl<'a> Walk<'a, '_> {
         }
     }
 
+    /// The code a field is refused with, when every selection of it was.
+    fn denied(&self, entry: &Collected<'a>) -> Option<&'static str> {
+        let denied = self.shaper.denied;
+        if denied.is_empty() {
+            return None;
+        }
+        let mut codes = entry.fields.iter().map(|f| {
+            denied
+                .get(&(std::ptr::from_ref::<Field>(f) as usize))
+                .copied()
+        });
+        let first = codes.next().flatten()?;
+        codes.all(|c| c.is_some()).then_some(first)
+    }
+
+    fn error_with_code(&mut self, message: String, code: &str) {
+        self.error(message);
+        if let Some(last) = self.errors.last_mut() {
+            last["extensions"] = json!({ "code": code });
+        }
+    }
+
     fn error(&mut self, message: String) {
         let path: Vec<serde_json::Value> = self
             .path
@@ -468,6 +505,7 @@ mod tests {
         let mut errors = Vec::new();
         let mut out = Vec::new();
         Shaper {
+            denied: &std::collections::HashMap::new(),
             schema: &schema,
             document: &doc,
             variables: &vars,

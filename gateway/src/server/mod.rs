@@ -4,6 +4,7 @@
 //! watcher that hot-swaps the schema.
 
 pub mod admission;
+pub mod authz;
 mod body;
 pub mod cors;
 pub mod csrf;
@@ -223,11 +224,23 @@ async fn run(
     is_get: bool,
     accept_gql: bool,
 ) -> Response {
+    let principal = match gateway.verifier.authenticate(headers).await {
+        Ok(principal) => principal,
+        Err(e) => return error_response(&RequestError::Unauthenticated(e.to_string()), accept_gql),
+    };
+    let mut forward_headers = forwarded(headers, &gateway.config.forward_headers);
+    if let Some(principal) = &principal
+        && let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", principal.token))
+    {
+        // Subgraphs verify the same token again (see the README).
+        forward_headers.insert(header::AUTHORIZATION, value);
+    }
     let meta = RequestMeta {
         is_get,
         want_plan: header_str(headers, PLAN_HEADER).is_some_and(|v| v.eq_ignore_ascii_case("true")),
-        forward_headers: forwarded(headers, &gateway.config.forward_headers),
+        forward_headers,
         client_headers: headers,
+        principal: principal.as_ref(),
     };
     let span = tracing::info_span!(
         "graphql_request",

@@ -21,6 +21,7 @@ use crate::{
     executor::{self, Executor, json::deep_merge, shape::Shaper},
     metrics::{Metrics, measured},
     planner::{self, PlanError, PlanOptions, Planner, QueryPlan},
+    server::authz::{self, Denied, Grants},
     supergraph::{Supergraph, SupergraphError},
 };
 
@@ -47,16 +48,22 @@ pub struct Loaded {
     limits: OperationLimits,
 }
 
-/// Keyed by operation text, operation name and active override labels; invalid
-/// operations are cached too.
-type PlanCache =
-    moka::sync::Cache<(String, Option<String>, Vec<String>), Arc<Result<Prepared, RequestError>>>;
+/// Keyed by operation text, operation name, active override labels and the
+/// caller's grants where authorization applies (they decide which fields
+/// are planned); invalid operations are cached too.
+type PlanCache = moka::sync::Cache<
+    (String, Option<String>, Vec<String>, Option<Grants>),
+    Arc<Result<Prepared, RequestError>>,
+>;
 
 /// A validated operation and its plan, cached per operation text and name.
 pub struct Prepared {
     document: Valid<ExecutableDocument>,
     plan: QueryPlan,
     plan_text: String,
+    /// Fields of `document` the caller may not select: not planned, answered
+    /// `null` with an error.
+    denied: Denied,
 }
 
 /// A client's GraphQL request, from a POST body or GET query parameters.
@@ -75,6 +82,8 @@ pub struct RequestMeta<'a> {
     pub forward_headers: HeaderMap,
     /// All of the client's headers (the entity cache keys private data by some).
     pub client_headers: &'a HeaderMap,
+    /// The verified caller; `None` for an anonymous request.
+    pub principal: Option<&'a auth::Principal>,
 }
 
 /// The gateway's shared state.
@@ -84,15 +93,14 @@ pub struct Gateway {
     /// Load shedding, the request timeout and draining on shutdown.
     pub admission: super::admission::Admission,
     pub traffic: super::Traffic,
+    /// Verifies request tokens (`[jwt]`).
+    pub verifier: auth::Verifier,
     http: reqwest::Client,
     current: RwLock<Option<Arc<Loaded>>>,
 }
 
 impl Gateway {
-    pub fn new(
-        config: GatewayConfig,
-        http: reqwest::Client,
-    ) -> Result<Self, crate::error::InvalidSetting> {
+    pub fn new(config: GatewayConfig, http: reqwest::Client) -> Result<Self, crate::StartError> {
         let metrics = Metrics::new();
         Ok(Self {
             admission: super::admission::Admission::new(
@@ -103,6 +111,7 @@ impl Gateway {
                 metrics.requests_timed_out.clone(),
             ),
             traffic: super::Traffic::new(&config)?,
+            verifier: auth::Verifier::new(config.jwt.clone(), http.clone())?,
             config,
             metrics,
             http,
@@ -169,7 +178,19 @@ impl Gateway {
         meta: RequestMeta<'_>,
     ) -> Result<Vec<u8>, RequestError> {
         let loaded = self.current().ok_or(RequestError::NotReady)?;
-        let prepared = loaded.prepare(&request.query, request.operation_name.as_deref());
+        let grants = (self.config.authorization.enabled && !loaded.supergraph.access().is_empty())
+            .then(|| {
+                Grants::of(
+                    meta.principal,
+                    loaded.supergraph.access(),
+                    &self.config.authorization,
+                )
+            });
+        let prepared = loaded.prepare_for(
+            &request.query,
+            request.operation_name.as_deref(),
+            grants.as_ref(),
+        );
         let prepared = prepared.as_ref().as_ref().map_err(Clone::clone)?;
         let operation = prepared
             .document
@@ -251,6 +272,7 @@ impl Gateway {
             schema: api_schema,
             document: &prepared.document,
             variables: &variables,
+            denied: &prepared.denied,
         };
         // The response is about as long as what the subgraphs sent.
         let mut body = Vec::with_capacity(execution.received + 256);
@@ -283,6 +305,17 @@ impl Loaded {
         query: &str,
         operation_name: Option<&str>,
     ) -> Arc<Result<Prepared, RequestError>> {
+        self.prepare_for(query, operation_name, None)
+    }
+
+    /// [`prepare`](Self::prepare) for a caller with `grants`: fields they do
+    /// not allow are left out of the plan (`None`: no authorization applies).
+    pub fn prepare_for(
+        &self,
+        query: &str,
+        operation_name: Option<&str>,
+        grants: Option<&Grants>,
+    ) -> Arc<Result<Prepared, RequestError>> {
         let options = if self.progressive {
             PlanOptions::rolled(&self.supergraph, fastrand::f64)
         } else {
@@ -290,11 +323,16 @@ impl Loaded {
         };
         let mut labels: Vec<String> = options.override_labels.iter().cloned().collect();
         labels.sort();
-        let key = (query.to_owned(), operation_name.map(str::to_owned), labels);
+        let key = (
+            query.to_owned(),
+            operation_name.map(str::to_owned),
+            labels,
+            grants.cloned(),
+        );
         self.plans.get_with(key, || {
             self.plan_cache_misses.increment(1);
             let _span = tracing::debug_span!("plan", cached = false).entered();
-            Arc::new(self.prepare_uncached(query, operation_name, &options))
+            Arc::new(self.prepare_uncached(query, operation_name, &options, grants))
         })
     }
 
@@ -303,6 +341,7 @@ impl Loaded {
         query: &str,
         operation_name: Option<&str>,
         options: &PlanOptions,
+        grants: Option<&Grants>,
     ) -> Result<Prepared, RequestError> {
         let schema = self.supergraph.api_schema();
         let ast = planner::parser()
@@ -323,9 +362,22 @@ impl Loaded {
         let document = ast
             .to_executable_validate(schema)
             .map_err(|e| RequestError::Validation(validation_errors(&ast, &e.errors)))?;
+        let filtered = grants.and_then(|grants| {
+            authz::filter(
+                &document,
+                self.supergraph.schema(),
+                schema,
+                self.supergraph.access(),
+                grants,
+            )
+        });
+        let (planned, denied) = match &filtered {
+            Some((filtered, denied)) => (filtered, denied.clone()),
+            None => (&document, Denied::new()),
+        };
         let plan = self
             .planner
-            .plan(&document, operation_name, options)
+            .plan(planned, operation_name, options)
             .map_err(|e| match e {
                 PlanError::InvalidOperation(m) | PlanError::UnknownOperation(m) => {
                     RequestError::Validation(vec![json!({ "message": m })])
@@ -340,6 +392,7 @@ impl Loaded {
             document,
             plan,
             plan_text,
+            denied,
         })
     }
 

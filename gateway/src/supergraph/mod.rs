@@ -4,6 +4,7 @@
 //! Everything here depends only on the supergraph text, so it is built once per
 //! loaded supergraph and shared by the planner for every operation.
 
+pub mod access;
 mod api_schema;
 pub mod compose;
 mod join;
@@ -58,6 +59,7 @@ pub struct Supergraph {
     join_version: String,
     subgraphs: Vec<Subgraph>,
     types: IndexMap<String, TypeInfo>,
+    access: access::AccessRules,
 }
 
 impl Supergraph {
@@ -71,6 +73,7 @@ impl Supergraph {
         let model = join::read(&schema, &join)?;
         let api = api_schema::build(&schema, &links)?;
         let api_sdl = api.to_string();
+        let access = access::AccessRules::read(&schema, &links);
         Ok(Self {
             schema,
             api_schema: api,
@@ -78,6 +81,7 @@ impl Supergraph {
             join_version: join.version,
             subgraphs: model.subgraphs,
             types: model.types,
+            access,
         })
     }
 
@@ -123,6 +127,11 @@ impl Supergraph {
     /// Every named type of the supergraph except the join/link machinery.
     pub fn types(&self) -> &IndexMap<String, TypeInfo> {
         &self.types
+    }
+
+    /// `@authenticated`, `@requiresScopes` and `@policy`, by field and type.
+    pub fn access(&self) -> &access::AccessRules {
+        &self.access
     }
 
     /// One type by name.

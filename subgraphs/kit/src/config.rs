@@ -46,6 +46,9 @@ pub struct SubgraphConfig {
     /// orders and notifications of one process when no broker is configured.
     #[serde(skip)]
     pub local_events: crate::events::LocalBus,
+    /// Verification of the token the gateway forwards (`<NAME>_JWT__*`):
+    /// the same keys as the gateway's.
+    pub jwt: auth::JwtConfig,
 }
 
 impl SubgraphConfig {
@@ -65,6 +68,18 @@ impl SubgraphConfig {
         "events_subject",
         "events_consumer",
         "events_poll_ms",
+        "jwt__jwks_url",
+        "jwt__jwks_file",
+        "jwt__public_key_pem",
+        "jwt__pem_algorithm",
+        "jwt__hs256_secret",
+        "jwt__issuer",
+        "jwt__audience",
+        "jwt__leeway_secs",
+        "jwt__header",
+        "jwt__cookie",
+        "jwt__jwks_refresh_secs",
+        "jwt__jwks_refetch_min_secs",
     ];
 
     /// Defaults for a subgraph named `name` on `port`: a SQLite file under `./data/`.
@@ -79,6 +94,7 @@ impl SubgraphConfig {
             cache_ttl_secs: 60,
             dataloader_delay_ms: 1,
             seed: false,
+            jwt: auth::JwtConfig::default(),
             nats_url: None,
             events_stream: "ORDERS".into(),
             events_subject: "orders".into(),
@@ -88,17 +104,26 @@ impl SubgraphConfig {
         }
     }
 
-    /// Defaults overridden by `<NAME>_*` environment variables. `seed` is the
-    /// default of `<NAME>_SEED`: on in dev mode, off for a production role.
-    pub fn load(name: &str, port: u16, seed: bool) -> Result<Self, ConfigError> {
+    /// Defaults overridden by `<NAME>_*` environment variables. `dev` (dev
+    /// mode, not a production role) is the default of `<NAME>_SEED`, and
+    /// verifies tokens with the development key when no key is configured.
+    pub fn load(name: &str, port: u16, dev: bool) -> Result<Self, ConfigError> {
         let prefix = format!("{}_", name.to_ascii_uppercase());
-        Figment::from(Serialized::defaults(Self {
-            seed,
+        let config: Self = Figment::from(Serialized::defaults(Self {
+            seed: dev,
             ..Self::defaults(name, port)
         }))
-        .merge(Env::prefixed(&prefix).only(Self::KEYS))
+        .merge(Env::prefixed(&prefix).only(Self::KEYS).split("__"))
         .extract()
-        .map_err(|e| ConfigError(Box::new(e)))
+        .map_err(|e| ConfigError(Box::new(e)))?;
+        Ok(if dev {
+            Self {
+                jwt: config.jwt.clone().or_development(),
+                ..config
+            }
+        } else {
+            config
+        })
     }
 
     pub fn cache_ttl(&self) -> Duration {

@@ -2,6 +2,7 @@
 //! migrations, the entity cache, metrics, errors, pagination, and the HTTP server.
 //! A subgraph crate only holds its domain: entities, repository, loaders, schema.
 
+pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod db;

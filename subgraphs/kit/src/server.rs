@@ -3,7 +3,7 @@
 //! also as a `graphql-transport-ws` WebSocket for subscriptions, `/health`,
 //! `/ready`, `/metrics`).
 
-use std::{future::Future, time::Instant};
+use std::{future::Future, sync::Arc, time::Instant};
 
 use async_graphql::{
     ObjectType, Schema, SubscriptionType,
@@ -26,6 +26,7 @@ use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
 use crate::{
+    auth::Caller,
     config::SubgraphConfig,
     db,
     events::{Broker, EventsError},
@@ -71,6 +72,8 @@ pub enum StartError {
     Database(#[from] DbErr),
     #[error("events: {0}")]
     Events(#[from] EventsError),
+    #[error("JWT keys: {0}")]
+    Keys(#[from] auth::KeyError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,
@@ -108,8 +111,12 @@ pub async fn build<S: Subgraph>(config: SubgraphConfig) -> Result<Built, StartEr
         workers: Workers::default(),
     };
     let schema = S::schema(&ctx);
+    let verifier = Arc::new(auth::Verifier::new(
+        ctx.config.jwt.clone(),
+        reqwest::Client::new(),
+    )?);
     Ok(Built {
-        router: router(schema, &ctx),
+        router: router(schema, &ctx, verifier),
         ctx,
     })
 }
@@ -195,13 +202,18 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-fn router<Q, M, S>(schema: Schema<Q, M, S>, ctx: &SubgraphContext) -> Router
+fn router<Q, M, S>(
+    schema: Schema<Q, M, S>,
+    ctx: &SubgraphContext,
+    verifier: Arc<auth::Verifier>,
+) -> Router
 where
     Q: ObjectType + 'static,
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
 {
     let post_schema = schema.clone();
+    let get_verifier = verifier.clone();
     let db = ctx.db.clone();
     let metrics = ctx.metrics.clone();
     let layer_metrics = ctx.metrics.clone();
@@ -213,19 +225,36 @@ where
                       upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
                       protocol: Result<GraphQLProtocol, StatusCode>,
                       req: Result<GraphQLRequest, GraphQLRejection>| async move {
+                    // A subscription's caller is the one of its upgrade request.
+                    let caller = match get_verifier.authenticate(&headers).await {
+                        Ok(caller) => Caller(caller),
+                        Err(e) => return unauthenticated(&e),
+                    };
                     match (upgrade, protocol) {
-                        (Ok(upgrade), Ok(protocol)) => upgrade
-                            .protocols(ALL_WEBSOCKET_PROTOCOLS)
-                            .on_upgrade(move |socket| {
-                                GraphQLWebSocket::new(socket, schema, protocol).serve()
-                            })
-                            .into_response(),
-                        _ => graphql_get(schema, headers, req).await,
+                        (Ok(upgrade), Ok(protocol)) => {
+                            let mut data = async_graphql::Data::default();
+                            data.insert(caller);
+                            upgrade
+                                .protocols(ALL_WEBSOCKET_PROTOCOLS)
+                                .on_upgrade(move |socket| {
+                                    GraphQLWebSocket::new(socket, schema, protocol)
+                                        .with_data(data)
+                                        .serve()
+                                })
+                                .into_response()
+                        }
+                        _ => graphql_get(schema, headers, req, caller).await,
                     }
                 },
             )
-            .post(move |req: GraphQLRequest| async move {
-                GraphQLResponse::from(post_schema.execute(req.into_inner()).await)
+            .post(move |headers: HeaderMap, req: GraphQLRequest| async move {
+                match verifier.authenticate(&headers).await {
+                    Ok(caller) => GraphQLResponse::from(
+                        post_schema.execute(req.into_inner().data(Caller(caller))).await,
+                    )
+                    .into_response(),
+                    Err(e) => unauthenticated(&e),
+                }
             }),
         )
         .route(
@@ -269,6 +298,7 @@ async fn graphql_get<Q, M, S>(
     schema: Schema<Q, M, S>,
     headers: HeaderMap,
     req: Result<GraphQLRequest, GraphQLRejection>,
+    caller: Caller,
 ) -> Response
 where
     Q: ObjectType + 'static,
@@ -281,7 +311,8 @@ where
         .is_some_and(|v| v.contains("text/html"));
     match req {
         Ok(req) if !wants_html => {
-            GraphQLResponse::from(schema.execute(req.into_inner()).await).into_response()
+            GraphQLResponse::from(schema.execute(req.into_inner().data(caller)).await)
+                .into_response()
         }
         _ => Html(
             GraphiQLSource::build()
@@ -291,6 +322,18 @@ where
         )
         .into_response(),
     }
+}
+
+/// `401` for a token that does not verify: the request is not run at all.
+fn unauthenticated(error: &auth::AuthError) -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")],
+        Json(serde_json::json!({
+            "errors": [{ "message": error.to_string(), "extensions": { "code": auth::AuthError::CODE } }]
+        })),
+    )
+        .into_response()
 }
 
 async fn record(metrics: Metrics, req: Request, next: Next) -> Response {

@@ -123,6 +123,8 @@ impl TestServer {
         let mut config = SubgraphConfig::defaults(S::NAME, 0);
         config.database_url = url;
         config.seed = false;
+        // Tokens of the development key verify, so tests can act as anyone.
+        config.jwt = auth::JwtConfig::default().or_development();
         tune(&mut config);
         let listen = config.listen;
         let built = server::build::<S>(config).await.expect("subgraph builds");
@@ -160,17 +162,36 @@ impl TestServer {
         let _ = self.db.clone().close().await;
     }
 
-    /// POSTs a GraphQL request and returns the whole response body.
+    /// POSTs a GraphQL request as an admin ([`admin_token`]) and returns the
+    /// whole response body.
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
-        self.client
-            .post(format!("{}/graphql", self.base))
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
+        self.gql_as(Some(&admin_token()), query, variables).await
+    }
+
+    /// POSTs a GraphQL request with `token` as the bearer token (or none).
+    pub async fn gql_as(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        self.send_as(token, query, variables)
             .await
-            .expect("request sent")
             .json()
             .await
             .expect("JSON response")
+    }
+
+    /// The raw response to a GraphQL request with `token` (or none).
+    pub async fn send_as(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request sent")
     }
 
     /// Like [`gql`](Self::gql) but asserts there are no errors and returns `data`.
@@ -255,6 +276,29 @@ impl TestServer {
 pub fn linked_by(bus: &crate::events::LocalBus) -> impl Fn(&mut SubgraphConfig) + use<> {
     let bus = bus.clone();
     move |config| config.local_events = bus.clone()
+}
+
+/// A development-key token with the admin scope (subject `0`, no user).
+pub fn admin_token() -> String {
+    auth::dev::token("0", &[crate::auth::ADMIN_SCOPE])
+}
+
+/// An HTTP client that sends [`admin_token`] with every request.
+pub fn admin_client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Ok(value) = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", admin_token()))
+    {
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("HTTP client")
+}
+
+/// A development-key token of user `id`, with no scope.
+pub fn user_token(id: i32) -> String {
+    auth::dev::token(&id.to_string(), &[])
 }
 
 /// Compares the SDL a running subgraph exports through `_service { sdl }` (what a

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use kit::{
     EntityCache,
+    auth::{self, authenticated},
     error::GqlResult,
     events::Topic,
     live::Live,
@@ -205,6 +206,8 @@ impl User {
     }
 
     /// The user's notifications ordered by id: `first` defaults to 20, at most 100.
+    /// Only for the user themselves or an admin.
+    #[graphql(directive = authenticated::apply())]
     async fn notifications(
         &self,
         ctx: &Context<'_>,
@@ -212,6 +215,7 @@ impl User {
         first: Option<i32>,
         after: Option<String>,
     ) -> GqlResult<Option<NotificationConnection>> {
+        auth::require_self_or_admin(ctx, self.id).extend()?;
         let args = PageArgs::parse(first, after.as_deref()).extend()?;
         let key = PageKey {
             parent: self.id,
@@ -236,8 +240,10 @@ impl User {
         Ok(Some(NotificationConnection { edges, page_info }))
     }
 
-    /// How many of the user's notifications are not read yet.
+    /// How many of the user's notifications are not read yet (the user or an admin).
+    #[graphql(directive = authenticated::apply())]
     async fn unread_notification_count(&self, ctx: &Context<'_>) -> GqlResult<Option<i32>> {
+        auth::require_self_or_admin(ctx, self.id).extend()?;
         let key = CountKey {
             parent: self.id,
             filter: (),
@@ -263,15 +269,25 @@ impl Order {
         ID(self.id.to_string())
     }
 
-    /// Every notification about the order, ordered by id.
+    /// Every notification about the order, ordered by id: those of the
+    /// caller (all of them for an admin).
+    #[graphql(directive = authenticated::apply())]
     async fn notifications(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<Notification>>> {
+        let caller = auth::require_caller(ctx).extend()?;
+        let admin = auth::is_admin(ctx);
+        let own = |user_id: i32| admin || caller.subject.as_deref() == Some(&*user_id.to_string());
         let rows = ctx
             .data_unchecked::<OrderNotificationsLoader>()
             .load_one(self.id)
             .await
             .map_err(|e| e.extend())?
             .unwrap_or_default();
-        Ok(Some(rows.into_iter().map(Notification).collect()))
+        Ok(Some(
+            rows.into_iter()
+                .filter(|n| own(n.user_id))
+                .map(Notification)
+                .collect(),
+        ))
     }
 }
 
@@ -290,7 +306,8 @@ pub struct Query;
 
 #[Object]
 impl Query {
-    /// A notification by id; null when there is none.
+    /// A notification by id; null when there is none. Only its user's or an admin's.
+    #[graphql(directive = authenticated::apply())]
     async fn notification(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Notification>> {
         let id = parse_id(&id, "notification").extend()?;
         load(ctx, id).await
@@ -325,11 +342,14 @@ pub struct Mutation;
 
 #[Object]
 impl Mutation {
+    /// Admins only.
+    #[graphql(requires_scopes = "admin")]
     async fn send_notification(
         &self,
         ctx: &Context<'_>,
         input: SendNotificationInput,
     ) -> GqlResult<Notification> {
+        auth::require_admin(ctx).extend()?;
         let user_id = parse_id(&input.user_id, "user").extend()?;
         let order_id = input
             .order_id
@@ -349,9 +369,20 @@ impl Mutation {
         Ok(Notification(sent))
     }
 
-    /// Marks a notification read; marking it again is not an error.
+    /// Marks a notification read; marking it again is not an error. Only its
+    /// user or an admin may.
+    #[graphql(directive = authenticated::apply())]
     async fn mark_notification_read(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Notification> {
         let id = parse_id(&id, "notification").extend()?;
+        auth::require_caller(ctx).extend()?;
+        if let Some(existing) = ctx
+            .data_unchecked::<NotificationLoader>()
+            .load_one(id)
+            .await
+            .map_err(|e| e.extend())?
+        {
+            auth::require_self_or_admin(ctx, existing.user_id).extend()?;
+        }
         let marked = repo::mark_read(db(ctx), id).await.extend()?;
         ctx.data_unchecked::<NotificationCache>()
             .invalidate(&id)
@@ -360,8 +391,11 @@ impl Mutation {
     }
 
     /// Marks all of a user's notifications read; returns how many were unread.
+    /// Only the user themselves or an admin.
+    #[graphql(directive = authenticated::apply())]
     async fn mark_all_notifications_read(&self, ctx: &Context<'_>, user_id: ID) -> GqlResult<i32> {
         let user_id = parse_id(&user_id, "user").extend()?;
+        auth::require_self_or_admin(ctx, user_id).extend()?;
         let changed = repo::mark_all_read(db(ctx), user_id).await.extend()?;
         ctx.data_unchecked::<NotificationCache>()
             .invalidate_where(move |_, n| n.user_id == user_id);
@@ -381,6 +415,7 @@ impl Subscription {
         user_id: ID,
     ) -> async_graphql::Result<impl Stream<Item = Notification>> {
         let user_id = parse_id(&user_id, "user").extend()?;
+        auth::require_self_or_admin(ctx, user_id).extend()?;
         Ok(ctx
             .data_unchecked::<Added>()
             .live
@@ -390,12 +425,17 @@ impl Subscription {
     }
 }
 
+/// A notification by id, if the caller is its user or an admin.
 async fn load(ctx: &Context<'_>, id: i32) -> GqlResult<Option<Notification>> {
+    auth::require_caller(ctx).extend()?;
     let loaded = ctx
         .data_unchecked::<NotificationLoader>()
         .load_one(id)
         .await
         .map_err(|e| e.extend())?;
+    if let Some(notification) = &loaded {
+        auth::require_self_or_admin(ctx, notification.user_id).extend()?;
+    }
     Ok(loaded.map(Notification))
 }
 

@@ -2,7 +2,7 @@
 
 use kit::{
     demo,
-    testing::{TestServer, check_schema_file, on_each_backend, on_each_backend_with},
+    testing::{TestServer, check_schema_file, on_each_backend, on_each_backend_with, user_token},
 };
 use notifications::Notifications;
 use serde_json::{Value, json};
@@ -631,6 +631,75 @@ async fn a_sent_notification_reaches_the_subscribers_of_its_user_only() {
             sub.next_payload().await,
             json!({ "data": { "notificationAdded": { "id": id, "title": "for you" } } })
         );
+        s
+    })
+    .await;
+}
+
+/// Reached directly, the subgraph checks the token itself: anonymous callers
+/// get nothing protected, a user only their own notifications, and nobody
+/// marks someone else's read; a forged token is 401 before anything runs.
+#[tokio::test]
+async fn only_the_owner_or_an_admin_reads_and_marks_notifications() {
+    on_each_backend::<Notifications, _, _>(|s| async move {
+        let mine = send(&s, 7, None, "for seven").await;
+        let (seven, eight) = (user_token(7), user_token(8));
+        let code = |r: &Value| {
+            r["errors"][0]["extensions"]["code"]
+                .as_str()
+                .map(str::to_owned)
+        };
+
+        let anonymous = s.gql_as(None, READ, json!({ "id": mine })).await;
+        assert_eq!(
+            anonymous["data"]["notification"],
+            Value::Null,
+            "{anonymous}"
+        );
+        assert_eq!(code(&anonymous).as_deref(), Some("UNAUTHENTICATED"));
+        let page = s
+            .gql_as(None, USER_PAGE, json!({ "r": [user_rep(7)] }))
+            .await;
+        assert_eq!(
+            page["data"]["_entities"][0]["notifications"],
+            Value::Null,
+            "{page}"
+        );
+        assert_eq!(code(&page).as_deref(), Some("UNAUTHENTICATED"));
+
+        let other = s.gql_as(Some(&eight), READ, json!({ "id": mine })).await;
+        assert_eq!(other["data"]["notification"], Value::Null);
+        assert_eq!(code(&other).as_deref(), Some("FORBIDDEN"));
+        let marked = s.gql_as(Some(&eight), MARK, json!({ "id": mine })).await;
+        assert_eq!(code(&marked).as_deref(), Some("FORBIDDEN"), "{marked}");
+        let all = s.gql_as(Some(&eight), MARK_ALL, json!({ "u": "7" })).await;
+        assert_eq!(code(&all).as_deref(), Some("FORBIDDEN"), "{all}");
+        assert_eq!(
+            s.data(READ, json!({ "id": mine })).await["notification"]["read"],
+            false,
+            "still unread"
+        );
+
+        let own = s.gql_as(Some(&seven), MARK, json!({ "id": mine })).await;
+        assert_eq!(own["data"]["markNotificationRead"]["read"], true, "{own}");
+        let sent = s
+            .gql_as(
+                Some(&seven),
+                SEND,
+                json!({ "input": { "userId": "7", "channel": "SMS", "title": "t", "body": "b" } }),
+            )
+            .await;
+        assert_eq!(
+            code(&sent).as_deref(),
+            Some("FORBIDDEN"),
+            "sending is for admins: {sent}"
+        );
+
+        let forged = format!("{}x", seven);
+        let response = s.send_as(Some(&forged), READ, json!({ "id": mine })).await;
+        assert_eq!(response.status(), 401);
+        let body: Value = response.json().await.expect("JSON");
+        assert_eq!(code(&body).as_deref(), Some("UNAUTHENTICATED"));
         s
     })
     .await;

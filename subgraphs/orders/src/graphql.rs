@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use kit::{
     EntityCache,
+    auth::{self, authenticated},
     error::GqlResult,
     events::Topic,
     live::Live,
@@ -175,6 +176,8 @@ impl User {
     }
 
     /// The user's orders, oldest first: `first` defaults to 20, at most 100.
+    /// Only for the user themselves or an admin.
+    #[graphql(directive = authenticated::apply())]
     async fn orders(
         &self,
         ctx: &Context<'_>,
@@ -182,6 +185,7 @@ impl User {
         after: Option<String>,
         status: Option<OrderStatus>,
     ) -> GqlResult<Option<OrderConnection>> {
+        auth::require_self_or_admin(ctx, self.id).extend()?;
         let args = PageArgs::parse(first, after.as_deref()).extend()?;
         let key = PageKey {
             parent: self.id,
@@ -199,7 +203,10 @@ impl User {
         )))
     }
 
+    /// Only for the user themselves or an admin.
+    #[graphql(directive = authenticated::apply())]
     async fn order_count(&self, ctx: &Context<'_>) -> GqlResult<Option<i32>> {
+        auth::require_self_or_admin(ctx, self.id).extend()?;
         let key = CountKey {
             parent: self.id,
             filter: (),
@@ -260,13 +267,15 @@ pub struct Query;
 
 #[Object]
 impl Query {
-    /// An order by id; null when there is none.
+    /// An order by id; null when there is none. Only its user's or an admin's.
+    #[graphql(directive = authenticated::apply())]
     async fn order(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Order>> {
         let id = parse_id(&id, "order").extend()?;
         load(ctx, id).await
     }
 
-    /// All orders, oldest first, optionally of one status.
+    /// All orders, oldest first, optionally of one status. Admins only.
+    #[graphql(requires_scopes = "admin")]
     async fn orders(
         &self,
         ctx: &Context<'_>,
@@ -274,6 +283,7 @@ impl Query {
         after: Option<String>,
         status: Option<OrderStatus>,
     ) -> GqlResult<OrderConnection> {
+        auth::require_admin(ctx).extend()?;
         let args = PageArgs::parse(first, after.as_deref()).extend()?;
         let rows = repo::page(db(ctx), args, status).await.extend()?;
         Ok(OrderConnection::from_rows(rows, args))
@@ -298,8 +308,11 @@ pub struct Mutation;
 #[Object]
 impl Mutation {
     /// Places an order with its items in one transaction; the total is computed here.
+    /// For yourself, unless you are an admin.
+    #[graphql(directive = authenticated::apply())]
     async fn place_order(&self, ctx: &Context<'_>, input: PlaceOrderInput) -> GqlResult<Order> {
         let user = parse_id(&input.user_id, "user").extend()?;
+        auth::require_self_or_admin(ctx, user).extend()?;
         let items = input
             .items
             .into_iter()
@@ -317,19 +330,23 @@ impl Mutation {
         Ok(Order(order))
     }
 
-    /// Cancels a PENDING or PAID order.
+    /// Cancels a PENDING or PAID order: its user or an admin.
+    #[graphql(directive = authenticated::apply())]
     async fn cancel_order(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Order> {
+        owned(ctx, &id).await?;
         transition(ctx, &id, OrderStatus::Cancelled).await
     }
 
     /// Moves an order forward (PENDING → PAID → SHIPPED → DELIVERED); use
-    /// `cancelOrder` to cancel.
+    /// `cancelOrder` to cancel. Admins only.
+    #[graphql(requires_scopes = "admin")]
     async fn update_order_status(
         &self,
         ctx: &Context<'_>,
         id: ID,
         status: OrderStatus,
     ) -> GqlResult<Order> {
+        auth::require_admin(ctx).extend()?;
         if status == OrderStatus::Cancelled {
             return Err(
                 kit::ApiError::BadUserInput("use cancelOrder to cancel an order".into()).extend(),
@@ -374,13 +391,24 @@ impl Subscription {
     }
 }
 
+/// An order by id, if the caller is its user or an admin.
 async fn load(ctx: &Context<'_>, id: i32) -> GqlResult<Option<Order>> {
+    auth::require_caller(ctx).extend()?;
     let loaded = ctx
         .data_unchecked::<OrderLoader>()
         .load_one(id)
         .await
         .map_err(|e| e.extend())?;
+    if let Some(order) = &loaded {
+        auth::require_self_or_admin(ctx, order.user_id).extend()?;
+    }
     Ok(loaded.map(Order))
+}
+
+/// The caller may change order `id` (a missing one is left to the change to report).
+async fn owned(ctx: &Context<'_>, id: &ID) -> GqlResult<()> {
+    let id = parse_id(id, "order").extend()?;
+    load(ctx, id).await.map(|_| ())
 }
 
 fn db<'a>(ctx: &Context<'a>) -> &'a DatabaseConnection {

@@ -1,6 +1,8 @@
 //! The orders subgraph over HTTP, on SQLite and (with TEST_DATABASE_URL) PostgreSQL.
 
-use kit::testing::{TestServer, check_schema_file, on_each_backend, on_each_backend_with};
+use kit::testing::{
+    TestServer, check_schema_file, on_each_backend, on_each_backend_with, user_token,
+};
 use orders::Orders;
 use serde_json::{Value, json};
 
@@ -323,6 +325,44 @@ async fn a_websocket_subscriber_sees_each_status_change_of_its_order() {
         let expect = |status: &str| json!({ "data": { "orderStatusChanged": { "id": id, "status": status, "user": { "id": "4" } } } });
         assert_eq!(sub.next_payload().await, expect("PAID"));
         assert_eq!(sub.next_payload().await, expect("CANCELLED"));
+        s
+    })
+    .await;
+}
+
+/// Orders are their user's: placing one for someone else, reading or
+/// cancelling another user's, or listing all orders is refused.
+#[tokio::test]
+async fn only_the_owner_or_an_admin_places_reads_and_cancels_orders() {
+    on_each_backend::<Orders, _, _>(|s| async move {
+        let code = |r: &Value| r["errors"][0]["extensions"]["code"].as_str().map(str::to_owned);
+        let (seven, eight) = (user_token(7), user_token(8));
+        let input = json!({ "input": { "userId": "7", "items": [item("A", 1, 100)] } });
+        let for_other = s.gql_as(Some(&eight), PLACE, input.clone()).await;
+        assert_eq!(code(&for_other).as_deref(), Some("FORBIDDEN"), "{for_other}");
+        let anonymous = s.gql_as(None, PLACE, input.clone()).await;
+        assert_eq!(code(&anonymous).as_deref(), Some("UNAUTHENTICATED"));
+        assert_eq!(order_count(&s).await, 0, "nothing was written");
+        let placed = s.gql_as(Some(&seven), PLACE, input).await;
+        let id = placed["data"]["placeOrder"]["id"].as_str().expect("placed").to_owned();
+
+        let read = "query($id: ID!) { order(id: $id) { totalCents } }";
+        let other = s.gql_as(Some(&eight), read, json!({ "id": id })).await;
+        assert_eq!((other["data"]["order"].clone(), code(&other).as_deref()), (Value::Null, Some("FORBIDDEN")));
+        let own = s.gql_as(Some(&seven), read, json!({ "id": id })).await;
+        assert_eq!(own["data"]["order"]["totalCents"], 100);
+        let cancel = "mutation($id: ID!) { cancelOrder(id: $id) { status } }";
+        let refused = s.gql_as(Some(&eight), cancel, json!({ "id": id })).await;
+        assert_eq!(code(&refused).as_deref(), Some("FORBIDDEN"));
+        let all = s.gql_as(Some(&seven), "{ orders { edges { cursor } } }", json!({})).await;
+        assert_eq!(code(&all).as_deref(), Some("FORBIDDEN"), "listing every order is for admins");
+        let user_orders = "query($r: [_Any!]!) { _entities(representations: $r) { ... on User { orders { edges { cursor } } orderCount } } }";
+        let seen = s.gql_as(Some(&eight), user_orders, json!({ "r": [{ "__typename": "User", "id": "7" }] })).await;
+        let entity = &seen["data"]["_entities"][0];
+        assert_eq!((&entity["orders"], &entity["orderCount"]), (&Value::Null, &Value::Null), "{seen}");
+        assert_eq!(code(&seen).as_deref(), Some("FORBIDDEN"));
+        let cancelled = s.gql_as(Some(&seven), cancel, json!({ "id": id })).await;
+        assert_eq!(cancelled["data"]["cancelOrder"]["status"], "CANCELLED");
         s
     })
     .await;

@@ -7,6 +7,7 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use kit::{
     EntityCache,
+    auth::{self, authenticated},
     error::GqlResult,
     loader::EntityLoader,
     pagination::{self, PageArgs, PageInfo, parse_id},
@@ -45,8 +46,11 @@ impl User {
         ID(self.0.id.to_string())
     }
 
-    async fn email(&self) -> &str {
-        &self.0.email
+    /// Only for the user themselves (token `sub`) or an admin.
+    #[graphql(directive = authenticated::apply())]
+    async fn email(&self, ctx: &Context<'_>) -> GqlResult<&str> {
+        auth::require_self_or_admin(ctx, self.0.id).extend()?;
+        Ok(&self.0.email)
     }
 
     async fn name(&self) -> &str {
@@ -92,9 +96,16 @@ impl Query {
         load(ctx, id).await
     }
 
-    /// A user by email (case-insensitive); null when there is none.
+    /// A user by email (case-insensitive); null when there is none. Only
+    /// your own, unless you are an admin: it would tell whose an email is.
+    #[graphql(directive = authenticated::apply())]
     async fn user_by_email(&self, ctx: &Context<'_>, email: String) -> GqlResult<Option<User>> {
-        Ok(repo::by_email(db(ctx), &email).await.extend()?.map(User))
+        auth::require_caller(ctx).extend()?;
+        let found = repo::by_email(db(ctx), &email).await.extend()?;
+        if let Some(user) = &found {
+            auth::require_self_or_admin(ctx, user.id).extend()?;
+        }
+        Ok(found.map(User))
     }
 
     /// Users ordered by id: `first` defaults to 20, at most 100.
@@ -131,7 +142,10 @@ pub struct Mutation;
 
 #[Object]
 impl Mutation {
+    /// Admins only.
+    #[graphql(requires_scopes = "admin")]
     async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> GqlResult<User> {
+        auth::require_admin(ctx).extend()?;
         Ok(User(
             repo::create(db(ctx), &input.email, &input.name)
                 .await
@@ -139,6 +153,8 @@ impl Mutation {
         ))
     }
 
+    /// The user themselves or an admin.
+    #[graphql(directive = authenticated::apply())]
     async fn update_user(
         &self,
         ctx: &Context<'_>,
@@ -146,6 +162,7 @@ impl Mutation {
         input: UpdateUserInput,
     ) -> GqlResult<User> {
         let id = parse_id(&id, "user").extend()?;
+        auth::require_self_or_admin(ctx, id).extend()?;
         let updated = repo::update(db(ctx), id, input.email.as_deref(), input.name.as_deref())
             .await
             .extend()?;
@@ -153,9 +170,11 @@ impl Mutation {
         Ok(User(updated))
     }
 
-    /// Deletes a user and returns it as it was.
+    /// Deletes a user and returns it as it was: the user themselves or an admin.
+    #[graphql(directive = authenticated::apply())]
     async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> GqlResult<User> {
         let id = parse_id(&id, "user").extend()?;
+        auth::require_self_or_admin(ctx, id).extend()?;
         let deleted = repo::delete(db(ctx), id).await.extend()?;
         ctx.data_unchecked::<UserCache>().invalidate(&id).await;
         Ok(User(deleted))

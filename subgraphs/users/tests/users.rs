@@ -1,6 +1,8 @@
 //! The users subgraph over HTTP, on SQLite and (with TEST_DATABASE_URL) PostgreSQL.
 
-use kit::testing::{TestServer, check_schema_file, on_each_backend, on_each_backend_with};
+use kit::testing::{
+    TestServer, check_schema_file, on_each_backend, on_each_backend_with, user_token,
+};
 use serde_json::{Value, json};
 use users::Users;
 
@@ -283,6 +285,60 @@ async fn replicas_starting_at_once_migrate_and_seed_once() {
         for built in [a, b, c] {
             built.ctx.db.close().await.ok();
         }
+    })
+    .await;
+}
+
+/// A user's email is theirs (or an admin's) to read; changing a user needs
+/// that user's token; creating one needs an admin.
+#[tokio::test]
+async fn only_the_user_or_an_admin_sees_the_email_and_changes_the_user() {
+    on_each_backend::<Users, _, _>(|s| async move {
+        let id = create(&s, "ada@example.com", "Ada").await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let rep = json!([{ "__typename": "User", "id": id }]);
+        let code = |r: &Value| {
+            r["errors"][0]["extensions"]["code"]
+                .as_str()
+                .map(str::to_owned)
+        };
+        let mine = user_token(id.parse().unwrap());
+        let other = user_token(id.parse::<i32>().unwrap() + 1);
+
+        let anonymous = s.gql_as(None, ENTITIES, json!({ "r": rep })).await;
+        // `email` is non-null: refusing it nulls the user (GraphQL's rules).
+        assert_eq!(
+            anonymous["data"]["_entities"][0]["email"],
+            Value::Null,
+            "{anonymous}"
+        );
+        assert_eq!(code(&anonymous).as_deref(), Some("UNAUTHENTICATED"));
+        let stranger = s.gql_as(Some(&other), ENTITIES, json!({ "r": rep })).await;
+        assert_eq!(stranger["data"]["_entities"][0]["email"], Value::Null);
+        assert_eq!(code(&stranger).as_deref(), Some("FORBIDDEN"));
+        let own = s.gql_as(Some(&mine), ENTITIES, json!({ "r": rep })).await;
+        assert_eq!(
+            own["data"]["_entities"][0]["email"], "ada@example.com",
+            "{own}"
+        );
+
+        let rename =
+            "mutation($id: ID!) { updateUser(id: $id, input: { name: \"Eve\" }) { name } }";
+        let refused = s.gql_as(Some(&other), rename, json!({ "id": id })).await;
+        assert_eq!(code(&refused).as_deref(), Some("FORBIDDEN"));
+        let renamed = s.gql_as(Some(&mine), rename, json!({ "id": id })).await;
+        assert_eq!(renamed["data"]["updateUser"]["name"], "Eve", "{renamed}");
+        let created = s
+            .gql_as(
+                Some(&mine),
+                CREATE,
+                json!({ "email": "x@example.com", "name": "X" }),
+            )
+            .await;
+        assert_eq!(code(&created).as_deref(), Some("FORBIDDEN"));
+        s
     })
     .await;
 }

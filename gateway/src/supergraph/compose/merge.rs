@@ -932,7 +932,7 @@ fn merge_carried<'a>(all: impl Iterator<Item = &'a Carried>) -> Carried {
 
 /// Two `@requiresScopes`/`@policy` requirements, both to be met: every pair of
 /// alternatives joined, then alternatives implied by a smaller one dropped.
-pub(super) fn merge_groups(a: &[Vec<String>], b: &[Vec<String>]) -> Vec<Vec<String>> {
+pub(crate) fn merge_groups(a: &[Vec<String>], b: &[Vec<String>]) -> Vec<Vec<String>> {
     if a.is_empty() || b.is_empty() {
         return if a.is_empty() { b.to_vec() } else { a.to_vec() };
     }

@@ -11,6 +11,9 @@ mod merge;
 mod print;
 mod subgraph;
 
+/// The access control reader joins requirements the way composition does.
+pub(crate) use merge::merge_groups;
+
 /// One subgraph to compose: its name (as in `@join__graph(name:)`), the URL
 /// the gateway will fetch from, and its SDL as `_service { sdl }` returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
