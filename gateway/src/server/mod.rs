@@ -1,5 +1,5 @@
 //! The gateway's HTTP surface (GraphQL over HTTP): `POST` and `GET` on
-//! `/graphql` and `/`, GraphiQL for browsers, `/health`, `/ready`,
+//! `/graphql` and `/`, the playground for browsers (see the `playground` crate), `/health`, `/ready`,
 //! `/metrics`, the operators' `POST /cache/purge`, and the supergraph file
 //! watcher that hot-swaps the schema.
 
@@ -15,7 +15,7 @@ use axum::{
     extract::{Query, State},
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     middleware,
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::{get, post},
 };
 use serde_json::{Map, Value, json};
@@ -46,6 +46,7 @@ pub fn app(gateway: Arc<Gateway>) -> Router {
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/cache/purge", post(purge))
+        .merge(playground::routes())
         .layer(TraceLayer::new_for_http())
         .with_state(gateway)
 }
@@ -163,14 +164,13 @@ async fn graphql_get(
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let accept_gql = accepts_graphql_response(&headers);
-    let wants_html = header_str(&headers, header::ACCEPT).is_some_and(|a| a.contains("text/html"));
-    if wants_html && !params.contains_key("query") {
-        return Html(
-            async_graphql::http::GraphiQLSource::build()
-                .endpoint("/graphql")
-                .title("Switchyard")
-                .finish(),
-        )
+    if playground::wants_page(&headers) {
+        return playground::Page {
+            title: "Switchyard",
+            endpoint: "/graphql",
+            query_plan: gateway.config.expose_query_plan,
+            subscription_endpoint: None,
+        }
         .into_response();
     }
     let request = match parse_get(&params) {

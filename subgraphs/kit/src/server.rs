@@ -5,10 +5,7 @@
 
 use std::{future::Future, time::Instant};
 
-use async_graphql::{
-    ObjectType, Schema, SubscriptionType,
-    http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource},
-};
+use async_graphql::{ObjectType, Schema, SubscriptionType, http::ALL_WEBSOCKET_PROTOCOLS};
 use async_graphql_axum::{
     GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket, rejection::GraphQLRejection,
 };
@@ -17,7 +14,7 @@ use axum::{
     extract::{Request, WebSocketUpgrade, ws::rejection::WebSocketUpgradeRejection},
     http::{HeaderMap, StatusCode, header},
     middleware::{self, Next},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::get,
 };
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
@@ -109,7 +106,7 @@ pub async fn build<S: Subgraph>(config: SubgraphConfig) -> Result<Built, StartEr
     };
     let schema = S::schema(&ctx);
     Ok(Built {
-        router: router(schema, &ctx),
+        router: router(S::NAME, schema, &ctx),
         ctx,
     })
 }
@@ -195,7 +192,7 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-fn router<Q, M, S>(schema: Schema<Q, M, S>, ctx: &SubgraphContext) -> Router
+fn router<Q, M, S>(name: &'static str, schema: Schema<Q, M, S>, ctx: &SubgraphContext) -> Router
 where
     Q: ObjectType + 'static,
     M: ObjectType + 'static,
@@ -220,7 +217,7 @@ where
                                 GraphQLWebSocket::new(socket, schema, protocol).serve()
                             })
                             .into_response(),
-                        _ => graphql_get(schema, headers, req).await,
+                        _ => graphql_get(name, schema, headers, req).await,
                     }
                 },
             )
@@ -257,6 +254,7 @@ where
                 )
             }),
         )
+        .merge(playground::routes())
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let metrics = layer_metrics.clone();
             async move { record(metrics, req, next).await }
@@ -264,8 +262,9 @@ where
         .layer(TraceLayer::new_for_http())
 }
 
-/// A browser gets GraphiQL; anything else a GraphQL query over GET.
+/// A browser gets the playground; anything else a GraphQL query over GET.
 async fn graphql_get<Q, M, S>(
+    name: &str,
     schema: Schema<Q, M, S>,
     headers: HeaderMap,
     req: Result<GraphQLRequest, GraphQLRejection>,
@@ -275,20 +274,16 @@ where
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
 {
-    let wants_html = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/html"));
     match req {
-        Ok(req) if !wants_html => {
+        Ok(req) if !playground::wants_page(&headers) => {
             GraphQLResponse::from(schema.execute(req.into_inner()).await).into_response()
         }
-        _ => Html(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .subscription_endpoint("/graphql")
-                .finish(),
-        )
+        _ => playground::Page {
+            title: &format!("Switchyard: {name}"),
+            endpoint: "/graphql",
+            query_plan: false,
+            subscription_endpoint: Some("/graphql"),
+        }
         .into_response(),
     }
 }
