@@ -2,6 +2,7 @@
 //! gateway serving the committed `schema/supergraph.graphql`.
 
 mod browser;
+mod dashboard;
 mod federation_events;
 mod federation_resilience;
 mod federation_speed;
