@@ -1,6 +1,8 @@
 //! End to end: the three real subgraphs (seeded SQLite, on port 0) behind the
 //! gateway serving the committed `schema/supergraph.graphql`.
 
+mod browser;
+mod dashboard;
 mod federation_events;
 mod federation_resilience;
 mod federation_speed;
@@ -451,17 +453,21 @@ async fn graphql_over_http_status_codes_and_content_types() {
         .await
         .unwrap();
     assert_eq!(mutation.status(), 405);
-    // Browsers get GraphiQL.
+    // Browsers get the playground, even with `?query=` (the page prefills
+    // its editor from the URL), and it asks for plans since they are exposed.
     let page = client
-        .get(&fed.url)
-        .header("accept", "text/html")
+        .get(with_query(&fed.url, "{ user(id: \"1\") { id } }"))
+        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
         .send()
         .await
-        .unwrap()
-        .text()
-        .await
         .unwrap();
-    assert!(page.contains("graphiql"));
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("<div id=\"graphiql\">") && page.contains("\"queryPlan\":true"),
+        "{page}"
+    );
     // The plan, when asked for and enabled.
     let planned = client
         .post(&fed.url)

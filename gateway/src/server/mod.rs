@@ -1,5 +1,5 @@
 //! The gateway's HTTP surface (GraphQL over HTTP): `POST` and `GET` on
-//! `/graphql` and `/`, GraphiQL for browsers, `/health`, `/ready`,
+//! `/graphql` and `/`, the playground for browsers (see the `playground` crate), `/health`, `/ready`,
 //! `/metrics`, the operators' `POST /cache/purge`, and the supergraph file
 //! watcher that hot-swaps the schema.
 
@@ -22,7 +22,7 @@ use axum::{
     extract::{Query, State},
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     middleware,
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::{get, post},
 };
 use serde_json::{Map, Value, json};
@@ -70,6 +70,7 @@ pub fn app(gateway: Arc<Gateway>) -> Router {
                 .layer()
                 .unwrap_or_else(|_| CorsLayer::new()),
         )
+        .merge(playground::routes())
         .layer(TraceLayer::new_for_http())
         .with_state(gateway)
 }
@@ -193,15 +194,13 @@ async fn graphql_get(
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let accept_gql = accepts_graphql_response(&headers);
-    let wants_html = header_str(&headers, header::ACCEPT).is_some_and(|a| a.contains("text/html"));
-    let operation = ["query", "documentId", "extensions"];
-    if wants_html && !operation.iter().any(|p| params.contains_key(*p)) {
-        return Html(
-            async_graphql::http::GraphiQLSource::build()
-                .endpoint("/graphql")
-                .title("Switchyard")
-                .finish(),
-        )
+    if playground::wants_page(&headers) {
+        return playground::Page {
+            title: "Switchyard",
+            endpoint: "/graphql",
+            query_plan: gateway.config.expose_query_plan,
+            subscription_endpoint: None,
+        }
         .into_response();
     }
     if let Err(e) = gateway.config.csrf.check(&headers) {

@@ -5,10 +5,7 @@
 
 use std::{future::Future, sync::Arc, time::Instant};
 
-use async_graphql::{
-    ObjectType, Schema, SubscriptionType,
-    http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource},
-};
+use async_graphql::{ObjectType, Schema, SubscriptionType, http::ALL_WEBSOCKET_PROTOCOLS};
 use async_graphql_axum::{
     GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket, rejection::GraphQLRejection,
 };
@@ -17,7 +14,7 @@ use axum::{
     extract::{Request, WebSocketUpgrade, ws::rejection::WebSocketUpgradeRejection},
     http::{HeaderMap, StatusCode, header},
     middleware::{self, Next},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::get,
 };
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
@@ -116,7 +113,7 @@ pub async fn build<S: Subgraph>(config: SubgraphConfig) -> Result<Built, StartEr
         reqwest::Client::new(),
     )?);
     Ok(Built {
-        router: router(schema, &ctx, verifier),
+        router: router(S::NAME, schema, &ctx, verifier),
         ctx,
     })
 }
@@ -203,6 +200,7 @@ pub async fn shutdown_signal() {
 }
 
 fn router<Q, M, S>(
+    name: &'static str,
     schema: Schema<Q, M, S>,
     ctx: &SubgraphContext,
     verifier: Arc<auth::Verifier>,
@@ -243,7 +241,7 @@ where
                                 })
                                 .into_response()
                         }
-                        _ => graphql_get(schema, headers, req, caller).await,
+                        _ => graphql_get(name, schema, headers, req, caller).await,
                     }
                 },
             )
@@ -286,6 +284,7 @@ where
                 )
             }),
         )
+        .merge(playground::routes())
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let metrics = layer_metrics.clone();
             async move { record(metrics, req, next).await }
@@ -293,8 +292,9 @@ where
         .layer(TraceLayer::new_for_http())
 }
 
-/// A browser gets GraphiQL; anything else a GraphQL query over GET.
+/// A browser gets the playground; anything else a GraphQL query over GET.
 async fn graphql_get<Q, M, S>(
+    name: &str,
     schema: Schema<Q, M, S>,
     headers: HeaderMap,
     req: Result<GraphQLRequest, GraphQLRejection>,
@@ -305,21 +305,17 @@ where
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
 {
-    let wants_html = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/html"));
     match req {
-        Ok(req) if !wants_html => {
+        Ok(req) if !playground::wants_page(&headers) => {
             GraphQLResponse::from(schema.execute(req.into_inner().data(caller)).await)
                 .into_response()
         }
-        _ => Html(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .subscription_endpoint("/graphql")
-                .finish(),
-        )
+        _ => playground::Page {
+            title: &format!("Switchyard: {name}"),
+            endpoint: "/graphql",
+            query_plan: false,
+            subscription_endpoint: Some("/graphql"),
+        }
         .into_response(),
     }
 }

@@ -213,8 +213,16 @@ async fn health_ready_metrics_and_playground() {
         assert!(metrics.contains("sql_statements_total"), "{metrics}");
         let page = reqwest_html(&s).await;
         assert!(
-            page.contains("graphiql"),
-            "GET /graphql in a browser serves GraphiQL"
+            page.contains("<title>Switchyard: users</title>")
+                && page.contains("src=\"/playground/playground.js?v="),
+            "GET /graphql in a browser serves the playground: {page}"
+        );
+        // Its script comes from this server, not a CDN.
+        let script = s.get("/playground/playground.js").await;
+        assert_eq!(script.status(), 200);
+        assert_eq!(
+            script.headers()["content-type"],
+            "text/javascript; charset=utf-8"
         );
         s
     })
