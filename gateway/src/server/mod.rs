@@ -47,6 +47,8 @@ pub fn app(gateway: Arc<Gateway>) -> Router {
                 gateway.clone(),
                 rate_limit::limit,
             ))
+            // Outside the rate limit, so a verified subject is the client's key.
+            .layer(middleware::from_fn_with_state(gateway.clone(), authenticate))
     };
     Router::new()
         .route("/", graphql())
@@ -169,8 +171,37 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The verified caller of a GraphQL request (`None`: anonymous), put in its
+/// extensions by [`authenticate`].
+#[derive(Clone)]
+struct Caller(Option<Arc<auth::Principal>>);
+
+/// Verifies the request's token once, before rate limiting and the handler:
+/// a token that does not verify is `401`; a verified subject becomes the
+/// rate limiter's [`rate_limit::ClientKey`].
+async fn authenticate(
+    State(gateway): State<Arc<Gateway>>,
+    mut request: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    match gateway.verifier.authenticate(request.headers()).await {
+        Ok(principal) => {
+            if let Some(subject) = principal.as_ref().and_then(|p| p.subject.clone()) {
+                request.extensions_mut().insert(rate_limit::ClientKey(subject));
+            }
+            request.extensions_mut().insert(Caller(principal.map(Arc::new)));
+            next.run(request).await
+        }
+        Err(e) => error_response(
+            &RequestError::Unauthenticated(e.to_string()),
+            accepts_graphql_response(request.headers()),
+        ),
+    }
+}
+
 async fn graphql_post(
     State(gateway): State<Arc<Gateway>>,
+    axum::Extension(caller): axum::Extension<Caller>,
     headers: HeaderMap,
     LimitedBody(body): LimitedBody,
 ) -> Response {
@@ -183,13 +214,14 @@ async fn graphql_post(
         Err(e) => Err(e),
     };
     match request {
-        Ok(request) => run(&gateway, request, &headers, false, accept_gql).await,
+        Ok(request) => run(&gateway, request, &headers, &caller, false, accept_gql).await,
         Err(e) => error_response(&e, accept_gql),
     }
 }
 
 async fn graphql_get(
     State(gateway): State<Arc<Gateway>>,
+    axum::Extension(caller): axum::Extension<Caller>,
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
@@ -211,7 +243,7 @@ async fn graphql_get(
         Err(e) => Err(e),
     };
     match request {
-        Ok(request) => run(&gateway, request, &headers, true, accept_gql).await,
+        Ok(request) => run(&gateway, request, &headers, &caller, true, accept_gql).await,
         Err(e) => error_response(&e, accept_gql),
     }
 }
@@ -220,15 +252,13 @@ async fn run(
     gateway: &Gateway,
     request: GraphQLRequest,
     headers: &HeaderMap,
+    caller: &Caller,
     is_get: bool,
     accept_gql: bool,
 ) -> Response {
-    let principal = match gateway.verifier.authenticate(headers).await {
-        Ok(principal) => principal,
-        Err(e) => return error_response(&RequestError::Unauthenticated(e.to_string()), accept_gql),
-    };
+    let principal = caller.0.as_deref();
     let mut forward_headers = forwarded(headers, &gateway.config.forward_headers);
-    if let Some(principal) = &principal
+    if let Some(principal) = principal
         && let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", principal.token))
     {
         // Subgraphs verify the same token again (see the README).
@@ -239,7 +269,7 @@ async fn run(
         want_plan: header_str(headers, PLAN_HEADER).is_some_and(|v| v.eq_ignore_ascii_case("true")),
         forward_headers,
         client_headers: headers,
-        principal: principal.as_ref(),
+        principal,
     };
     let span = tracing::info_span!(
         "graphql_request",

@@ -353,8 +353,9 @@ pub struct WsSubscription {
 }
 
 impl WsSubscription {
-    /// Connects to `url` (`http://…/graphql`), acknowledges the connection and
-    /// subscribes; returns once the server has the subscription.
+    /// Connects to `url` (`http://…/graphql`) with an admin token,
+    /// acknowledges the connection and subscribes; returns once the server
+    /// has the subscription.
     pub async fn start(url: &str, query: &str, variables: Value) -> Self {
         use futures::SinkExt;
         use tokio_tungstenite::tungstenite::{client::IntoClientRequest, http::HeaderValue};
@@ -366,6 +367,10 @@ impl WsSubscription {
             "sec-websocket-protocol",
             HeaderValue::from_static("graphql-transport-ws"),
         );
+        // As an admin, like `TestServer::gql`: subscriptions check their caller.
+        if let Ok(token) = HeaderValue::from_str(&format!("Bearer {}", admin_token())) {
+            request.headers_mut().insert("authorization", token);
+        }
         let (socket, _) = tokio_tungstenite::connect_async(request)
             .await
             .expect("websocket connects");
