@@ -383,6 +383,8 @@ impl Subscription {
         order_id: ID,
     ) -> async_graphql::Result<impl Stream<Item = Order>> {
         let id = parse_id(&order_id, "order").extend()?;
+        // Only the order's user or an admin may follow it.
+        load(ctx, id).await?;
         Ok(ctx
             .data_unchecked::<OrderChanges>()
             .stream()
